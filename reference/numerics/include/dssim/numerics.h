@@ -1,0 +1,4 @@
+// Public header of dssim_numerics: number formats and exact conversions.
+#pragma once
+
+#include "dssim/numerics/formats.h"

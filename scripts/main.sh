@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up, builds (release preset) and runs dssim's main job on built-in defaults.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)"
+exec ./build/release/bin/dssim numerics convert --to e4m3 --to-all 0.1 1 448 500 -1e-3

@@ -1,0 +1,91 @@
+// Matrix products of the reference runtime: the BF16/FP32 linear layer and the FP8
+// block-scaled GEMM of DeepSeek's fp8 path.
+//
+// Layout is PyTorch's F.linear: y[M,N] = x[M,K] . w[N,K]^T, all row-major and dense.
+// Every output element is reduced by one thread in the order written in docs/numerics.md
+// ("Kernels"), so results are bit-identical for any thread count and for the SIMD and scalar
+// paths. Parallelism splits outputs (rows and column tiles) only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "dssim/numerics/formats.h"
+
+namespace dssim::kernels {
+
+using numerics::DType;
+
+// y[m, n] = sum_{k=0..K-1} x[m, k] * w[n, k], strictly sequential in k:
+//   acc = +0.0f; for k in 0..K-1: acc = acc + f32(x[m,k]) * f32(w[n,k])   (two roundings, no FMA)
+// x_type/w_type: F32 (float) or BF16 (uint16_t bits); y_type: F32 or BF16 (one RNE at the end).
+// NaN results are written as the canonical quiet NaN (+, 0x7FC00000) so the bytes never depend
+// on which operand the hardware propagated. Throws InputError for unsupported dtypes.
+void gemm(const void* x,  // [M, K]
+          DType x_type,
+          const void* w,  // [N, K]
+          DType w_type,
+          void* y,  // [M, N]
+          DType y_type,
+          size_t m,
+          size_t n,
+          size_t k,
+          int threads);
+
+// Typed shorthands of gemm().
+void gemm_f32(const float* x, const float* w, float* y, size_t m, size_t n, size_t k, int threads);
+void gemm_bf16(const uint16_t* x,  // [M, K] BF16
+               const uint16_t* w,  // [N, K] BF16
+               uint16_t* y,        // [M, N] BF16
+               size_t m,
+               size_t n,
+               size_t k,
+               int threads);
+
+// Block size of DeepSeek's FP8 scaling: activations 1x128, weights 128x128.
+inline constexpr size_t kFp8Block = 128;
+inline constexpr size_t ceil_div(size_t a, size_t b) {
+    return (a + b - 1) / b;
+}
+
+// How the FP32 partial dot of one 128-deep K block is promoted into the running accumulator.
+enum class Fp8Promotion : uint8_t {
+    // DeepGEMM's order: acc = acc + partial * (a_s * b_s), three separate FP32 roundings
+    // (scale product, multiply, add). The default.
+    ScaleProductFirst,
+    // DeepGEMM's actual FFMA: acc = fmaf(a_s * b_s, partial, acc) (scale product rounded, then
+    // one fused multiply-add, i.e. one rounding). Uses std::fma, correctly rounded everywhere.
+    ScaleProductFirstFma,
+    // The official Triton demo (kernel.py fp8_gemm): acc = acc + ((partial * a_s) * b_s).
+    TritonSequential,
+};
+
+// FP8 block-scaled GEMM, y[M,N] = x[M,K] . w[N,K]^T with
+//   xq [M, K] E4M3 bytes, x_scale [M, ceil(K/128)] FP32   (act_quant output)
+//   wq [N, K] E4M3 bytes, w_scale [ceil(N/128), ceil(K/128)] FP32 (checkpoint weight_scale_inv)
+// For each 128-deep K block b (the last may be shorter):
+//   partial = +0.0f; for k in block b ascending: partial = partial + f32(xq) * f32(wq)
+//   then promote with `promotion` using a_s = x_scale[m, b], b_s = w_scale[n/128, b].
+// acc starts at +0.0f; blocks are promoted in ascending b. Output y_type F32 or BF16 (RNE).
+void fp8_gemm(const uint8_t* xq,
+              const float* x_scale,
+              const uint8_t* wq,
+              const float* w_scale,
+              void* y,
+              DType y_type,
+              size_t m,
+              size_t n,
+              size_t k,
+              int threads,
+              Fp8Promotion promotion = Fp8Promotion::ScaleProductFirst);
+
+// Which SIMD path gemm()/fp8_gemm() use. Both paths give identical bits (tested); this exists
+// for tests and benchmarks. Auto picks AVX2 when the CPU has it.
+enum class SimdPath : uint8_t { Auto, Baseline, Avx2 };
+// Sets the path for subsequent calls on this thread (returns the previous setting). Avx2 on a
+// CPU without AVX2 falls back to Baseline.
+SimdPath set_simd_path(SimdPath path);
+// Name of the path that Auto resolves to on this machine ("avx2" or "sse2").
+const char* active_simd_path_name();
+
+}  // namespace dssim::kernels

@@ -1,0 +1,1 @@
+# CLI regression cases of `dssim numerics` (label: regression).

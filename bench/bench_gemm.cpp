@@ -1,0 +1,153 @@
+// bench_gemm: throughput of the reference GEMM (dssim::kernels::gemm) against OpenBLAS sgemm on
+// the same machine in the same run. Not a test: results go to bench/README.md by hand.
+//
+// Usage: bench_gemm [size=2048] [threads=2] [reps=7]
+// Computes y[M,N] = x[M,K] . w[N,K]^T with M = N = K = size (F.linear layout, i.e. sgemm with
+// B transposed), FP32 inputs and FP32 accumulation, and then the BF16-input variants.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dssim/kernels/gemm.h"
+#include "dssim/numerics/formats.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using dssim::numerics::DType;
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("model name", 0) == 0) {
+            auto colon = line.find(':');
+            return colon == std::string::npos ? line : line.substr(colon + 2);
+        }
+    }
+    return "unknown";
+}
+
+// Deterministic inputs in [-1, 1) (xorshift), so every run times the same data.
+std::vector<float> random_matrix(size_t count, uint64_t seed) {
+    std::vector<float> v(count);
+    uint64_t s = seed;
+    for (auto& x : v) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        x = static_cast<float>(
+            static_cast<double>(s >> 40) / static_cast<double>(1ULL << 24) * 2.0 - 1.0);
+    }
+    return v;
+}
+
+struct Timing {
+    double best_s;
+    double median_s;
+};
+
+Timing time_it(int reps, const std::function<void()>& fn) {
+    fn();  // warm-up (page faults, thread start-up, OpenBLAS buffers)
+    std::vector<double> t;
+    for (int r = 0; r < reps; ++r) {
+        auto t0 = Clock::now();
+        fn();
+        t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    return {t.front(), t[t.size() / 2]};
+}
+
+void report(const char* name, double flops, const Timing& t, double ref_gflops) {
+    double best = flops / t.best_s * 1e-9;
+    double median = flops / t.median_s * 1e-9;
+    std::printf("%-34s best %8.2f GFLOP/s  median %8.2f GFLOP/s", name, best, median);
+    if (ref_gflops > 0) std::printf("  (%.1f%% of OpenBLAS best)", 100.0 * best / ref_gflops);
+    std::printf("\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 2048;
+    const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
+    const int reps = argc > 3 ? std::atoi(argv[3]) : 7;
+    if (n == 0 || threads < 1 || reps < 1) {
+        std::fprintf(stderr, "usage: bench_gemm [size>0] [threads>0] [reps>0]\n");
+        return 2;
+    }
+    openblas_set_num_threads(threads);
+
+    std::printf("machine : %s, %u hardware threads\n", cpu_model().c_str(),
+                std::thread::hardware_concurrency());
+    std::printf("openblas: %s (core %s), %d threads\n", openblas_get_config(),
+                openblas_get_corename(), threads);
+    std::printf("dssim   : micro-kernel %s, %d threads\n", dssim::kernels::active_simd_path_name(),
+                threads);
+    std::printf("shape   : M = N = K = %zu, y = x . w^T, FP32 accumulation, %d timed reps\n\n", n,
+                reps);
+
+    const double flops =
+        2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
+    std::vector<float> x = random_matrix(n * n, 1);
+    std::vector<float> w = random_matrix(n * n, 2);
+    std::vector<float> y_blas(n * n), y_ours(n * n);
+    const int ni = static_cast<int>(n);
+
+    Timing blas = time_it(reps, [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, ni, ni, 1.0f, x.data(), ni,
+                    w.data(), ni, 0.0f, y_blas.data(), ni);
+    });
+    const double blas_best = flops / blas.best_s * 1e-9;
+    report("OpenBLAS sgemm (f32)", flops, blas, 0);
+
+    Timing ours = time_it(reps, [&] {
+        dssim::kernels::gemm_f32(x.data(), w.data(), y_ours.data(), n, n, n, threads);
+    });
+    report("dssim gemm f32 x f32 -> f32", flops, ours, blas_best);
+    double max_diff = 0;
+    for (size_t i = 0; i < n * n; ++i) {
+        max_diff = std::max(max_diff, std::fabs(static_cast<double>(y_ours[i]) - y_blas[i]));
+    }
+    std::printf("  max |dssim - OpenBLAS| = %.3g (different summation orders)\n", max_diff);
+
+    dssim::kernels::SimdPath old =
+        dssim::kernels::set_simd_path(dssim::kernels::SimdPath::Baseline);
+    Timing base = time_it(std::max(1, reps / 2), [&] {
+        dssim::kernels::gemm_f32(x.data(), w.data(), y_ours.data(), n, n, n, threads);
+    });
+    report("dssim gemm f32 (sse2 baseline)", flops, base, blas_best);
+    dssim::kernels::set_simd_path(old);
+
+    // BF16 inputs: the same values rounded to BF16. OpenBLAS has no BF16 GEMM in this build, so
+    // it runs sgemm on the BF16 values widened to FP32 (same arithmetic).
+    std::vector<uint16_t> xb(n * n), wb(n * n), yb(n * n);
+    for (size_t i = 0; i < n * n; ++i) {
+        xb[i] = dssim::numerics::bf16_from_f32(x[i]);
+        wb[i] = dssim::numerics::bf16_from_f32(w[i]);
+    }
+    Timing bf = time_it(reps, [&] {
+        dssim::kernels::gemm(xb.data(), DType::BF16, wb.data(), DType::BF16, yb.data(), DType::BF16,
+                             n, n, n, threads);
+    });
+    report("dssim gemm bf16 x bf16 -> bf16", flops, bf, blas_best);
+    Timing bf32 = time_it(reps, [&] {
+        dssim::kernels::gemm(xb.data(), DType::BF16, wb.data(), DType::BF16, y_ours.data(),
+                             DType::F32, n, n, n, threads);
+    });
+    report("dssim gemm bf16 x bf16 -> f32", flops, bf32, blas_best);
+    std::printf("\nratio dssim f32 / OpenBLAS (best): %.3f\n",
+                (flops / ours.best_s * 1e-9) / blas_best);
+    return 0;
+}

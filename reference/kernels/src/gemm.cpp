@@ -1,0 +1,362 @@
+// Cache-blocked GEMM driver (BLIS loop order) for the BF16/FP32 linear layer and the FP8
+// block-scaled GEMM. Operands are converted to FP32 while packing (exact for BF16 and E4M3), so
+// one FP32 micro-kernel serves every input type. The K loop is split into blocks only between
+// consecutive micro-kernel calls that carry the FP32 accumulator through memory, which keeps
+// every output's reduction strictly sequential in k; threads split the output, never K.
+#include "dssim/kernels/gemm.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "dssim/base/error.h"
+#include "dssim/base/parallel.h"
+#include "gemm_microkernel.h"
+
+namespace dssim::kernels {
+namespace {
+
+using detail::MicroKernel;
+
+// Cache blocking. kKc * kNc floats of packed B stay in L2, kMc * kKc floats of packed A in L1/L2.
+// The values change speed only, never results. kFp8Kc must be the FP8 scale block.
+constexpr size_t kKc = 256;
+constexpr size_t kMc = 64;
+constexpr size_t kNc = 512;
+constexpr size_t kFp8Kc = kFp8Block;
+constexpr uint32_t kCanonicalNan = 0x7FC00000u;
+
+enum class Src : uint8_t { F32, BF16, E4M3 };
+
+struct Operand {
+    const void* data;
+    Src type;
+};
+
+const float* e4m3_table() {
+    static const auto table = [] {
+        auto t = std::make_unique<float[]>(256);
+        for (unsigned i = 0; i < 256; ++i)
+            t[i] = numerics::f32_from_e4m3(static_cast<uint8_t>(i));
+        return t;
+    }();
+    return table.get();
+}
+
+struct AlignedFloats {
+    explicit AlignedFloats(size_t count) {
+        size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
+        data = static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64)));
+        if (data == nullptr) throw std::bad_alloc();
+    }
+    ~AlignedFloats() { std::free(data); }
+    AlignedFloats(const AlignedFloats&) = delete;
+    AlignedFloats& operator=(const AlignedFloats&) = delete;
+    float* data;
+};
+
+// Packs rows [r0, r0 + rows) x columns [k0, k0 + kc) of a row-major [*, ld] matrix into panels
+// of `r` rows: dst[panel][p][i] = src[r0 + panel*r + i][k0 + p]. Rows past the end are zero.
+template <typename T, typename Conv>
+void pack_panels(const T* src,
+                 size_t ld,
+                 size_t r0,
+                 size_t rows,
+                 size_t k0,
+                 size_t kc,
+                 size_t r,
+                 float* dst,
+                 Conv conv) {
+    for (size_t pr = 0; pr < rows; pr += r) {
+        float* d = dst + pr * kc;  // [kc, r]
+        size_t h = std::min(r, rows - pr);
+        for (size_t i = 0; i < h; ++i) {
+            const T* row = src + (r0 + pr + i) * ld + k0;
+            for (size_t p = 0; p < kc; ++p)
+                d[p * r + i] = conv(row[p]);
+        }
+        for (size_t i = h; i < r; ++i) {
+            for (size_t p = 0; p < kc; ++p)
+                d[p * r + i] = 0.0f;
+        }
+    }
+}
+
+void pack(const Operand& op,
+          size_t ld,
+          size_t r0,
+          size_t rows,
+          size_t k0,
+          size_t kc,
+          size_t r,
+          float* dst) {
+    switch (op.type) {
+        case Src::F32:
+            pack_panels(static_cast<const float*>(op.data), ld, r0, rows, k0, kc, r, dst,
+                        [](float v) { return v; });
+            break;
+        case Src::BF16:
+            pack_panels(static_cast<const uint16_t*>(op.data), ld, r0, rows, k0, kc, r, dst,
+                        [](uint16_t v) { return std::bit_cast<float>(uint32_t{v} << 16); });
+            break;
+        case Src::E4M3: {
+            const float* table = e4m3_table();
+            pack_panels(static_cast<const uint8_t*>(op.data), ld, r0, rows, k0, kc, r, dst,
+                        [table](uint8_t v) { return table[v]; });
+            break;
+        }
+    }
+}
+
+struct Fp8Scales {
+    const float* a_scale;  // [M, KB]
+    const float* b_scale;  // [ceil(N/128), KB]
+    size_t kb;
+    Fp8Promotion promotion;
+};
+
+inline float promote(float acc, float partial, float a_s, float b_s, Fp8Promotion promotion) {
+    switch (promotion) {
+        case Fp8Promotion::ScaleProductFirst:
+            return acc + partial * (a_s * b_s);
+        case Fp8Promotion::ScaleProductFirstFma:
+            return std::fma(a_s * b_s, partial, acc);
+        case Fp8Promotion::TritonSequential:
+            return acc + (partial * a_s) * b_s;
+    }
+    return acc;
+}
+
+struct Problem {
+    Operand a;  // [M, K]
+    Operand b;  // [N, K]
+    size_t m, n, k;
+    MicroKernel mk;
+    const Fp8Scales* fp8;  // null for the plain GEMM
+};
+
+struct Scratch {
+    explicit Scratch(const MicroKernel& mk) : a(kMc * kKc), b(kNc * kKc), tile(mk.mr * mk.nr) {}
+    AlignedFloats a, b, tile;
+    std::unique_ptr<float[]> c;  // FP32 staging for BF16 output, [rows, kNc]
+    size_t c_rows = 0;
+};
+
+// Complete FP32 results for rows [m0, m1) x columns [n0, n1), n1 - n0 <= kNc, into c (which
+// points at element (m0, n0), leading dimension ldc).
+void compute_block(const Problem& pb,
+                   size_t m0,
+                   size_t m1,
+                   size_t n0,
+                   size_t n1,
+                   float* c,
+                   size_t ldc,
+                   Scratch& s) {
+    const size_t mr = pb.mk.mr;
+    const size_t nr = pb.mk.nr;
+    const size_t width = n1 - n0;
+    if (pb.k == 0) {
+        for (size_t i = 0; i < m1 - m0; ++i)
+            std::fill_n(c + i * ldc, width, 0.0f);
+        return;
+    }
+    const size_t kc_step = pb.fp8 != nullptr ? kFp8Kc : kKc;
+    float* tile = s.tile.data;  // [mr, nr]
+    for (size_t pc = 0; pc < pb.k; pc += kc_step) {
+        const size_t kc = std::min(kc_step, pb.k - pc);
+        const bool accumulate = pc > 0;
+        pack(pb.b, pb.k, n0, width, pc, kc, nr, s.b.data);
+        for (size_t ic = m0; ic < m1; ic += kMc) {
+            const size_t mc = std::min(kMc, m1 - ic);
+            pack(pb.a, pb.k, ic, mc, pc, kc, mr, s.a.data);
+            for (size_t jr = 0; jr < width; jr += nr) {
+                const size_t nw = std::min(nr, width - jr);
+                const float* bp = s.b.data + jr * kc;
+                for (size_t ir = 0; ir < mc; ir += mr) {
+                    const size_t mh = std::min(mr, mc - ir);
+                    const float* ap = s.a.data + ir * kc;
+                    float* ct = c + (ic - m0 + ir) * ldc + jr;
+                    if (pb.fp8 != nullptr) {
+                        // The 128-deep partial starts from zero; promote it element by element.
+                        pb.mk.fn(kc, ap, bp, tile, nr, false);
+                        const Fp8Scales& f = *pb.fp8;
+                        const size_t blk = pc / kFp8Block;
+                        const float b_s = f.b_scale[((n0 + jr) / kFp8Block) * f.kb + blk];
+                        for (size_t i = 0; i < mh; ++i) {
+                            const float a_s = f.a_scale[(ic + ir + i) * f.kb + blk];
+                            for (size_t j = 0; j < nw; ++j) {
+                                float acc = accumulate ? ct[i * ldc + j] : 0.0f;
+                                ct[i * ldc + j] =
+                                    promote(acc, tile[i * nr + j], a_s, b_s, f.promotion);
+                            }
+                        }
+                    } else if (mh == mr && nw == nr) {
+                        pb.mk.fn(kc, ap, bp, ct, ldc, accumulate);
+                    } else {
+                        // Ragged edge: run the full tile on a staging copy.
+                        std::fill_n(tile, mr * nr, 0.0f);
+                        if (accumulate) {
+                            for (size_t i = 0; i < mh; ++i) {
+                                std::copy_n(ct + i * ldc, nw, tile + i * nr);
+                            }
+                        }
+                        pb.mk.fn(kc, ap, bp, tile, nr, accumulate);
+                        for (size_t i = 0; i < mh; ++i)
+                            std::copy_n(tile + i * nr, nw, ct + i * ldc);
+                    }
+                }
+            }
+        }
+    }
+}
+
+inline float canonical(float v) {
+    return v != v ? std::bit_cast<float>(kCanonicalNan) : v;
+}
+
+void run(const Problem& pb, void* y, DType y_type, int threads) {
+    if (pb.m == 0 || pb.n == 0) return;
+    const size_t mr = pb.mk.mr;
+    const size_t nr = pb.mk.nr;
+    const size_t t = static_cast<size_t>(std::max(threads, 1));
+    // Output grid: column parts first (each packs its own slice of W once per K block), then
+    // row parts if there are fewer column parts than threads. Boundaries are multiples of the
+    // micro-tile so no tile straddles two parts; the grid never affects any result.
+    const size_t n_panels = (pb.n + nr - 1) / nr;
+    const size_t m_panels = (pb.m + mr - 1) / mr;
+    const size_t n_parts = std::clamp<size_t>(std::min(t, (pb.n + 63) / 64), 1, n_panels);
+    const size_t m_parts = std::clamp<size_t>((t + n_parts - 1) / n_parts, 1, m_panels);
+    const size_t items = n_parts * m_parts;
+    parallel_for(items, threads, [&](size_t i0, size_t i1) {
+        Scratch s(pb.mk);
+        for (size_t item = i0; item < i1; ++item) {
+            const size_t pm = item / n_parts;
+            const size_t pn = item % n_parts;
+            const size_t m0 = std::min(pb.m, m_panels * pm / m_parts * mr);
+            const size_t m1 = std::min(pb.m, m_panels * (pm + 1) / m_parts * mr);
+            const size_t n0 = std::min(pb.n, n_panels * pn / n_parts * nr);
+            const size_t n1 = std::min(pb.n, n_panels * (pn + 1) / n_parts * nr);
+            if (m0 >= m1 || n0 >= n1) continue;
+            for (size_t jc = n0; jc < n1; jc += kNc) {
+                const size_t jw = std::min(kNc, n1 - jc);
+                if (y_type == DType::F32) {
+                    float* c = static_cast<float*>(y) + m0 * pb.n + jc;
+                    compute_block(pb, m0, m1, jc, jc + jw, c, pb.n, s);
+                    for (size_t i = 0; i < m1 - m0; ++i) {
+                        for (size_t j = 0; j < jw; ++j)
+                            c[i * pb.n + j] = canonical(c[i * pb.n + j]);
+                    }
+                } else {
+                    if (s.c_rows < m1 - m0) {
+                        s.c = std::make_unique<float[]>((m1 - m0) * kNc);
+                        s.c_rows = m1 - m0;
+                    }
+                    compute_block(pb, m0, m1, jc, jc + jw, s.c.get(), kNc, s);
+                    uint16_t* out = static_cast<uint16_t*>(y) + m0 * pb.n + jc;
+                    for (size_t i = 0; i < m1 - m0; ++i) {
+                        for (size_t j = 0; j < jw; ++j) {
+                            out[i * pb.n + j] =
+                                numerics::bf16_from_f32(canonical(s.c[i * kNc + j]));
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+thread_local SimdPath t_simd_path = SimdPath::Auto;
+
+bool cpu_has_avx2() {
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") != 0;
+    }();
+    return has;
+}
+
+MicroKernel select_kernel() {
+    if (t_simd_path != SimdPath::Baseline && cpu_has_avx2()) return detail::microkernel_avx2();
+    return detail::microkernel_baseline();
+}
+
+Src src_of(DType type, const char* what) {
+    if (type == DType::F32) return Src::F32;
+    if (type == DType::BF16) return Src::BF16;
+    throw_input_error(
+        "", what,
+        "unsupported dtype " + std::string(numerics::dtype_name(type)) + " (expected f32 or bf16)");
+}
+
+void check_out(DType type, const char* what) {
+    if (type != DType::F32 && type != DType::BF16) {
+        throw_input_error("", what,
+                          "unsupported output dtype " + std::string(numerics::dtype_name(type)) +
+                              " (expected f32 or bf16)");
+    }
+}
+
+}  // namespace
+
+SimdPath set_simd_path(SimdPath path) {
+    SimdPath old = t_simd_path;
+    t_simd_path = path;
+    return old;
+}
+
+const char* active_simd_path_name() {
+    return select_kernel().name;
+}
+
+void gemm(const void* x,
+          DType x_type,
+          const void* w,
+          DType w_type,
+          void* y,
+          DType y_type,
+          size_t m,
+          size_t n,
+          size_t k,
+          int threads) {
+    Problem pb{{x, src_of(x_type, "gemm.x")},
+               {w, src_of(w_type, "gemm.w")},
+               m,
+               n,
+               k,
+               select_kernel(),
+               nullptr};
+    check_out(y_type, "gemm.y");
+    run(pb, y, y_type, threads);
+}
+
+void gemm_f32(const float* x, const float* w, float* y, size_t m, size_t n, size_t k, int threads) {
+    gemm(x, DType::F32, w, DType::F32, y, DType::F32, m, n, k, threads);
+}
+
+void gemm_bf16(
+    const uint16_t* x, const uint16_t* w, uint16_t* y, size_t m, size_t n, size_t k, int threads) {
+    gemm(x, DType::BF16, w, DType::BF16, y, DType::BF16, m, n, k, threads);
+}
+
+void fp8_gemm(const uint8_t* xq,
+              const float* x_scale,
+              const uint8_t* wq,
+              const float* w_scale,
+              void* y,
+              DType y_type,
+              size_t m,
+              size_t n,
+              size_t k,
+              int threads,
+              Fp8Promotion promotion) {
+    check_out(y_type, "fp8_gemm.y");
+    Fp8Scales scales{x_scale, w_scale, ceil_div(k, kFp8Block), promotion};
+    Problem pb{{xq, Src::E4M3}, {wq, Src::E4M3}, m, n, k, select_kernel(), &scales};
+    run(pb, y, y_type, threads);
+}
+
+}  // namespace dssim::kernels

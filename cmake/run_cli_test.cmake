@@ -1,4 +1,7 @@
 # Runs one dssim command line for dssim_add_cli_test and checks exit code and output.
+# dssim_add_cli_test escapes the argument list as "a\;b" so it survives add_test; -D keeps the
+# backslashes, so turn it back into a list here.
+string(REPLACE "\\;" ";" ARGS "${ARGS}")
 execute_process(
   COMMAND ${DSSIM_EXE} ${ARGS}
   RESULT_VARIABLE exit_code

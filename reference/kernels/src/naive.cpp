@@ -3,8 +3,10 @@
 // it is obviously the specification.
 #include "dssim/kernels/naive.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <numbers>
 #include <string>
 #include <vector>
 
@@ -90,6 +92,164 @@ void fp8_gemm(const uint8_t* xq,
                 }
             }
             store(y, y_type, i * n + j, acc);
+        }
+    }
+}
+
+void act_quant(
+    const float* x, uint8_t* q, float* scales, size_t rows, size_t cols, ScaleFormat format) {
+    const size_t tiles = ceil_div(cols, kFp8Block);
+    for (size_t r = 0; r < rows; ++r) {
+        for (size_t t = 0; t < tiles; ++t) {
+            const size_t c1 = std::min(cols, (t + 1) * kFp8Block);
+            float amax = 0.0f;
+            for (size_t c = t * kFp8Block; c < c1; ++c) {
+                if (std::isnan(x[r * cols + c])) {
+                    throw_input_error("", "naive::act_quant", "NaN in the activation");
+                }
+                amax = std::max(amax, std::fabs(x[r * cols + c]));
+            }
+            amax = std::max(amax, 1e-4f);
+            float s = amax / 448.0f;
+            if (format == ScaleFormat::UE8M0) s = numerics::pow2_ceil(s);
+            scales[r * tiles + t] = s;
+            for (size_t c = t * kFp8Block; c < c1; ++c) {
+                q[r * cols + c] =
+                    numerics::e4m3_from_f32(x[r * cols + c] / s, numerics::Overflow::SatFinite);
+            }
+        }
+    }
+}
+
+void weight_dequant(const uint8_t* wq, const float* scale, uint16_t* out, size_t n, size_t k) {
+    const size_t kb = ceil_div(k, kFp8Block);
+    for (size_t r = 0; r < n; ++r) {
+        for (size_t c = 0; c < k; ++c) {
+            const float s = scale[(r / kFp8Block) * kb + c / kFp8Block];
+            out[r * k + c] = bf16_from_f32(f32_from_e4m3(wq[r * k + c]) * s);
+        }
+    }
+}
+
+void rms_norm(const float* x,
+              const uint16_t* weight,
+              uint16_t* y,
+              size_t rows,
+              size_t dim,
+              float eps,
+              RmsNormVariant variant) {
+    for (size_t r = 0; r < rows; ++r) {
+        float ss = 0.0f;
+        for (size_t i = 0; i < dim; ++i)
+            ss = ss + x[r * dim + i] * x[r * dim + i];
+        const float rrms = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
+        for (size_t i = 0; i < dim; ++i) {
+            const float normed = x[r * dim + i] * rrms;
+            const float w = f32_from_bf16(weight[i]);
+            if (variant == RmsNormVariant::Torch24) {
+                y[r * dim + i] = bf16_from_f32(f32_from_bf16(bf16_from_f32(normed)) * w);
+            } else {
+                y[r * dim + i] = bf16_from_f32(normed * w);
+            }
+        }
+    }
+}
+
+void softmax(const float* x, float* y, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; ++r) {
+        const float* xr = x + r * cols;
+        float* yr = y + r * cols;
+        bool any_nan = false;
+        float mx = -INFINITY;
+        for (size_t i = 0; i < cols; ++i) {
+            if (std::isnan(xr[i])) any_nan = true;
+            if (xr[i] > mx) mx = xr[i];
+        }
+        if (any_nan || mx == -INFINITY) {
+            for (size_t i = 0; i < cols; ++i) {
+                yr[i] = any_nan ? std::bit_cast<float>(0x7FC00000u) : 0.0f;
+            }
+            continue;
+        }
+        std::vector<float> e(cols);
+        float sum = 0.0f;
+        for (size_t i = 0; i < cols; ++i) {
+            e[i] = std::exp(xr[i] - mx);
+            sum = sum + e[i];
+        }
+        for (size_t i = 0; i < cols; ++i) {
+            const float v = e[i] / sum;
+            yr[i] = std::isnan(v) ? std::bit_cast<float>(0x7FC00000u) : v;
+        }
+    }
+}
+
+void silu(const uint16_t* x, uint16_t* y, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        const float v = f32_from_bf16(x[i]);
+        float s = v / (1.0f + std::exp(-v));
+        if (std::isnan(s)) s = std::bit_cast<float>(0x7FC00000u);
+        y[i] = bf16_from_f32(s);
+    }
+}
+
+void swiglu(const uint16_t* a, const uint16_t* b, uint16_t* y, size_t n, SwigluVariant variant) {
+    for (size_t i = 0; i < n; ++i) {
+        const float g = f32_from_bf16(a[i]);
+        float act = g / (1.0f + std::exp(-g));
+        if (variant == SwigluVariant::Bf16Intermediate) act = f32_from_bf16(bf16_from_f32(act));
+        float v = act * f32_from_bf16(b[i]);
+        if (std::isnan(v)) v = std::bit_cast<float>(0x7FC00000u);
+        y[i] = bf16_from_f32(v);
+    }
+}
+
+void apply_rope(uint16_t* x,
+                const int64_t* positions,
+                size_t tokens,
+                size_t heads,
+                size_t token_stride,
+                size_t head_stride,
+                size_t rope_dim,
+                const RopeConfig& config) {
+    // precompute_freqs_cis, written out again from the Python.
+    const size_t half = rope_dim / 2;
+    std::vector<float> freqs(half);
+    for (size_t i = 0; i < half; ++i) {
+        const float exponent = static_cast<float>(2 * i) / static_cast<float>(rope_dim);
+        freqs[i] = 1.0f / std::pow(static_cast<float>(config.theta), exponent);
+    }
+    if (config.max_seq_len > config.original_seq_len) {
+        auto cd = [&](double rotations) {
+            return static_cast<double>(rope_dim) *
+                   std::log(static_cast<double>(config.original_seq_len) /
+                            (rotations * 2.0 * std::numbers::pi)) /
+                   (2.0 * std::log(config.theta));
+        };
+        double low = std::max(std::floor(cd(config.beta_fast)), 0.0);
+        double high = std::min(std::ceil(cd(config.beta_slow)), static_cast<double>(rope_dim - 1));
+        if (low == high) high += 0.001;
+        for (size_t i = 0; i < half; ++i) {
+            float ramp =
+                (static_cast<float>(i) - static_cast<float>(low)) / static_cast<float>(high - low);
+            ramp = std::min(std::max(ramp, 0.0f), 1.0f);
+            const float smooth = 1.0f - ramp;
+            freqs[i] =
+                freqs[i] / static_cast<float>(config.factor) * (1.0f - smooth) + freqs[i] * smooth;
+        }
+    }
+    for (size_t t = 0; t < tokens; ++t) {
+        for (size_t h = 0; h < heads; ++h) {
+            uint16_t* v = x + t * token_stride + h * head_stride;
+            for (size_t i = 0; i < half; ++i) {
+                const float angle = static_cast<float>(positions[t]) * freqs[i];
+                const float c = std::cos(angle);
+                const float s = std::sin(angle);
+                const float a = f32_from_bf16(v[2 * i]);
+                const float b = f32_from_bf16(v[2 * i + 1]);
+                v[2 * i] = bf16_from_f32(a * c - b * s);
+                v[2 * i + 1] = bf16_from_f32(a * s + b * c);
+            }
         }
     }
 }

@@ -476,4 +476,23 @@ float max_finite(DType type) {
     }
 }
 
+float min_normal(DType type) {
+    switch (type) {
+        case DType::F32:
+            return float_of(0x00800000u);
+        case DType::F16:
+            return f32_from_f16(0x0400);
+        case DType::BF16:
+            return f32_from_bf16(0x0080);
+        case DType::F8E4M3:
+            return f32_from_e4m3(0x08);
+        case DType::F8E5M2:
+            return f32_from_e5m2(0x04);
+        case DType::UE8M0:
+            return f32_from_ue8m0(0x00);
+        default:
+            unsupported("min_normal", type);
+    }
+}
+
 }  // namespace dssim::numerics

@@ -623,6 +623,13 @@ TEST_CASE("round_to_bf16 and the generic dispatch agree with the typed functions
     CHECK_THROWS_AS(encode_from_f32(DType::I32, 1.0f, Overflow::Torch), dssim::InputError);
     CHECK_THROWS_AS(decode_to_f32(DType::U8, 1), dssim::InputError);
     CHECK_THROWS_AS(max_finite(DType::I64), dssim::InputError);
+    CHECK(min_normal(DType::F8E4M3) == std::ldexp(1.0f, -6));
+    CHECK(min_normal(DType::F8E5M2) == std::ldexp(1.0f, -14));
+    CHECK(min_normal(DType::F16) == std::ldexp(1.0f, -14));
+    CHECK(min_normal(DType::BF16) == std::ldexp(1.0f, -126));
+    CHECK(min_normal(DType::F32) == std::ldexp(1.0f, -126));
+    CHECK(min_normal(DType::UE8M0) == std::ldexp(1.0f, -127));
+    CHECK_THROWS_AS(min_normal(DType::I8), dssim::InputError);
 }
 
 TEST_CASE("dtype and overflow names") {

@@ -80,5 +80,8 @@ uint32_t encode_from_f32(DType type, float x, Overflow policy);
 
 // Largest finite value of a floating format (F32, F16, BF16, F8E4M3, F8E5M2, UE8M0).
 float max_finite(DType type);
+// Smallest positive normal value (2^(1 - bias); UE8M0: 2^-127, its smallest value). Values
+// below it are subnormal.
+float min_normal(DType type);
 
 }  // namespace dssim::numerics

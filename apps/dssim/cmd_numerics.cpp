@@ -3,6 +3,7 @@
 //   decode   bits -> value
 // Values are taken as trailing arguments (not a CLI11 positional) so that "-inf", "-nan" or
 // "-.5" are read as numbers rather than rejected as unknown short options.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -176,9 +177,15 @@ void run_convert(const NumericsOptions& opt, const std::vector<std::string>& arg
         return;
     }
 
+    // Column widths fit the longest input and FP32 hex-float so the table stays aligned.
+    int in_w = 5, hex_w = 10;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        in_w = std::max(in_w, static_cast<int>(args[i].size()));
+        hex_w = std::max(hex_w, static_cast<int>(hexfloat(inputs[i]).size()));
+    }
     std::printf("overflow policy: %s\n", std::string(numerics::overflow_name(*policy)).c_str());
-    std::printf("%-14s %-16s %-15s %-6s %-10s %-16s %-16s %s\n", "input", "fp32", "fp32 (hex)",
-                "format", "bits", "value", "value (hex)", "class");
+    std::printf("%-*s %-15s %-*s %-6s %-10s %-16s %-16s %s\n", in_w, "input", "fp32", hex_w,
+                "fp32 (hex)", "format", "bits", "value", "value (hex)", "class");
     for (size_t i = 0; i < inputs.size(); ++i) {
         const float x = inputs[i];
         bool first = true;
@@ -188,8 +195,8 @@ void run_convert(const NumericsOptions& opt, const std::vector<std::string>& arg
             const std::string in = first ? args[i] : "";
             const std::string f = first ? decimal(x) : "";
             const std::string fh = first ? hexfloat(x) : "";
-            std::printf("%-14s %-16s %-15s %-6s %-10s %-16s %-16s %s\n", in.c_str(), f.c_str(),
-                        fh.c_str(), std::string(numerics::dtype_name(t)).c_str(),
+            std::printf("%-*s %-15s %-*s %-6s %-10s %-16s %-16s %s\n", in_w, in.c_str(), f.c_str(),
+                        hex_w, fh.c_str(), std::string(numerics::dtype_name(t)).c_str(),
                         hex_bits(bits, t).c_str(), decimal(v).c_str(), hexfloat(v).c_str(),
                         value_class(t, v).c_str());
             first = false;

@@ -589,6 +589,19 @@ TEST_CASE("reference twin: strided sweep of FP32 patterns against the slow encod
         }
         if (i8_from_f32(x) != reference_i8(x)) FAIL_CHECK("i8 0x" << std::hex << b);
         if (ue8m0_from_f32(x) != reference_ue8m0(x)) FAIL_CHECK("ue8m0 0x" << std::hex << b);
+        // pow2_ceil equals DeepSeek V3.2's fast_pow2(fast_log2_ceil(x)) for positive normals
+        // whose result is finite, and is what a UE8M0 scale decodes to inside its range.
+        const uint32_t exp_field = (b >> 23) & 0xFFu;
+        if (b < 0x7F000000u && exp_field != 0) {
+            const int e = static_cast<int>(exp_field) - 127 + ((b & 0x7FFFFFu) != 0 ? 1 : 0);
+            if (pow2_ceil(x) != float_of(static_cast<uint32_t>(e + 127) << 23)) {
+                FAIL_CHECK("pow2_ceil 0x" << std::hex << b);
+            }
+        }
+        if (x > 0 && x <= std::ldexp(1.0f, 127) && b >= 0x00400000u &&
+            f32_from_ue8m0(ue8m0_from_f32(x)) != pow2_ceil(x)) {
+            FAIL_CHECK("ue8m0 vs pow2_ceil 0x" << std::hex << b);
+        }
         ++count;
     };
     for (uint64_t b = 0; b <= 0xFFFFFFFFull; b += kStride)

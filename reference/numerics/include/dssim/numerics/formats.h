@@ -5,8 +5,10 @@
 //   Overflow::SatFinite  clamp to the largest finite value of the format, as hardware
 //                        `cvt ... .satfinite` does (NaN stays NaN);
 //   Overflow::Torch      what PyTorch's conversion does: for E4M3FN any |x| that rounds
-//                        above 448 becomes NaN (c10 Float8_e4m3fn.h); for formats with an
-//                        infinity (FP16, E5M2, BF16) overflow becomes +-inf.
+//                        above 448 (|x| > 464, and +-inf) becomes NaN (c10 Float8_e4m3fn.h);
+//                        for formats with an infinity (FP16, E5M2, BF16) overflow becomes +-inf.
+// SatFinite also maps +-inf to +-max finite. A NaN input gives a quiet NaN with the input's
+// sign under both policies (BF16/FP16 keep the top payload bits; FP8 use S.1111.111).
 // Decoding (bits -> FP32) is exact for every format.
 #pragma once
 
@@ -47,7 +49,9 @@ std::optional<Overflow> parse_overflow(std::string_view name);
 uint16_t bf16_from_f32(float x, Overflow policy = Overflow::Torch);
 float f32_from_bf16(uint16_t bits);
 // Round-trip through BF16: the value an FP32 result has once stored as BF16.
-inline float round_to_bf16(float x) { return f32_from_bf16(bf16_from_f32(x)); }
+inline float round_to_bf16(float x) {
+    return f32_from_bf16(bf16_from_f32(x));
+}
 
 // IEEE binary16.
 uint16_t f16_from_f32(float x, Overflow policy = Overflow::Torch);
@@ -61,16 +65,18 @@ float f32_from_e5m2(uint8_t bits);
 
 // UE8M0: a power of two 2^e, e in [-127, 127], stored as e + 127; 0xFF is NaN. There is no
 // zero. Conversion from FP32 rounds the exponent UP (the next power of two >= x), which is how
-// DeepSeek V3.1 derives activation scales (exp2(ceil(log2(s)))); x <= 0 or NaN -> 0xFF (NaN),
-// and values beyond the range clamp to 2^-127 / 2^127.
+// DeepSeek V3.1 derives activation scales (exp2(ceil(log2(s)))); x <= 0 (including -0), +inf or
+// NaN -> 0xFF (NaN), and finite values beyond the range clamp to 2^-127 / 2^127.
 uint8_t ue8m0_from_f32(float x);
 float f32_from_ue8m0(uint8_t bits);
 // Smallest power of two >= x for finite x > 0, computed exactly on the bit pattern (the
-// "fast_log2_ceil / fast_pow2" form of DeepSeek's V3.2 kernel). Used for UE8M0 scales.
+// "fast_log2_ceil / fast_pow2" form of DeepSeek's V3.2 kernel for normal x; FP32 subnormals get
+// the exact subnormal power of two, where that kernel's trick would give 2^-126). Results above
+// 2^127 are +inf; x <= 0 or NaN -> NaN; +inf -> +inf.
 float pow2_ceil(float x);
 
-// INT8: RNE to an integer, then clamp to [-128, 127] (SatFinite) or, for Torch, the same
-// (PyTorch quantisation clamps after rounding); NaN -> 0.
+// INT8: RNE to an integer, then clamp to [-128, 127] under both policies (PyTorch quantisation
+// also clamps after rounding); +-inf saturate; NaN -> 0.
 int8_t i8_from_f32(float x, Overflow policy = Overflow::SatFinite);
 
 // Decode the value stored in `bits` (right-aligned) of a floating format.

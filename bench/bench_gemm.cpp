@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -57,14 +58,28 @@ struct Timing {
     double median_s;
 };
 
-Timing time_it(int reps, const std::function<void()>& fn) {
-    fn();  // warm-up (page faults, thread start-up, OpenBLAS buffers)
-    std::vector<double> t;
+struct Candidate {
+    const char* name;
+    std::function<void()> fn;
+    std::vector<double> times;
+};
+
+// Runs every candidate once per repetition, interleaved, so that load from other processes on
+// a shared machine hits all of them alike; one untimed warm-up run each first.
+void run_interleaved(std::vector<Candidate>& cands, int reps) {
+    for (auto& c : cands)
+        c.fn();
     for (int r = 0; r < reps; ++r) {
-        auto t0 = Clock::now();
-        fn();
-        t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+        for (auto& c : cands) {
+            auto t0 = Clock::now();
+            c.fn();
+            c.times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+        }
     }
+}
+
+Timing timing_of(const Candidate& c) {
+    std::vector<double> t = c.times;
     std::sort(t.begin(), t.end());
     return {t.front(), t[t.size() / 2]};
 }
@@ -105,49 +120,61 @@ int main(int argc, char** argv) {
     std::vector<float> y_blas(n * n), y_ours(n * n);
     const int ni = static_cast<int>(n);
 
-    Timing blas = time_it(reps, [&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, ni, ni, 1.0f, x.data(), ni,
-                    w.data(), ni, 0.0f, y_blas.data(), ni);
-    });
-    const double blas_best = flops / blas.best_s * 1e-9;
-    report("OpenBLAS sgemm (f32)", flops, blas, 0);
-
-    Timing ours = time_it(reps, [&] {
-        dssim::kernels::gemm_f32(x.data(), w.data(), y_ours.data(), n, n, n, threads);
-    });
-    report("dssim gemm f32 x f32 -> f32", flops, ours, blas_best);
-    double max_diff = 0;
-    for (size_t i = 0; i < n * n; ++i) {
-        max_diff = std::max(max_diff, std::fabs(static_cast<double>(y_ours[i]) - y_blas[i]));
-    }
-    std::printf("  max |dssim - OpenBLAS| = %.3g (different summation orders)\n", max_diff);
-
-    dssim::kernels::SimdPath old =
-        dssim::kernels::set_simd_path(dssim::kernels::SimdPath::Baseline);
-    Timing base = time_it(std::max(1, reps / 2), [&] {
-        dssim::kernels::gemm_f32(x.data(), w.data(), y_ours.data(), n, n, n, threads);
-    });
-    report("dssim gemm f32 (sse2 baseline)", flops, base, blas_best);
-    dssim::kernels::set_simd_path(old);
-
     // BF16 inputs: the same values rounded to BF16. OpenBLAS has no BF16 GEMM in this build, so
-    // it runs sgemm on the BF16 values widened to FP32 (same arithmetic).
+    // only dssim runs them (same FP32 arithmetic after exact widening).
     std::vector<uint16_t> xb(n * n), wb(n * n), yb(n * n);
     for (size_t i = 0; i < n * n; ++i) {
         xb[i] = dssim::numerics::bf16_from_f32(x[i]);
         wb[i] = dssim::numerics::bf16_from_f32(w[i]);
     }
-    Timing bf = time_it(reps, [&] {
-        dssim::kernels::gemm(xb.data(), DType::BF16, wb.data(), DType::BF16, yb.data(), DType::BF16,
-                             n, n, n, threads);
-    });
-    report("dssim gemm bf16 x bf16 -> bf16", flops, bf, blas_best);
-    Timing bf32 = time_it(reps, [&] {
-        dssim::kernels::gemm(xb.data(), DType::BF16, wb.data(), DType::BF16, y_ours.data(),
-                             DType::F32, n, n, n, threads);
-    });
-    report("dssim gemm bf16 x bf16 -> f32", flops, bf32, blas_best);
-    std::printf("\nratio dssim f32 / OpenBLAS (best): %.3f\n",
-                (flops / ours.best_s * 1e-9) / blas_best);
+    std::vector<float> y_bf32(n * n), y_base(n * n);
+    using dssim::kernels::SimdPath;
+    std::vector<Candidate> cands;
+    cands.push_back({"OpenBLAS sgemm (f32)",
+                     [&] {
+                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, ni, ni, 1.0f,
+                                     x.data(), ni, w.data(), ni, 0.0f, y_blas.data(), ni);
+                     },
+                     {}});
+    cands.push_back(
+        {"dssim gemm f32 x f32 -> f32",
+         [&] { dssim::kernels::gemm_f32(x.data(), w.data(), y_ours.data(), n, n, n, threads); },
+         {}});
+    cands.push_back({"dssim gemm bf16 x bf16 -> bf16",
+                     [&] {
+                         dssim::kernels::gemm(xb.data(), DType::BF16, wb.data(), DType::BF16,
+                                              yb.data(), DType::BF16, n, n, n, threads);
+                     },
+                     {}});
+    cands.push_back({"dssim gemm bf16 x bf16 -> f32",
+                     [&] {
+                         dssim::kernels::gemm(xb.data(), DType::BF16, wb.data(), DType::BF16,
+                                              y_bf32.data(), DType::F32, n, n, n, threads);
+                     },
+                     {}});
+    cands.push_back({"dssim gemm f32, sse2 baseline",
+                     [&] {
+                         SimdPath old = dssim::kernels::set_simd_path(SimdPath::Baseline);
+                         dssim::kernels::gemm_f32(x.data(), w.data(), y_base.data(), n, n, n,
+                                                  threads);
+                         dssim::kernels::set_simd_path(old);
+                     },
+                     {}});
+    run_interleaved(cands, reps);
+
+    const double blas_best = flops / timing_of(cands[0]).best_s * 1e-9;
+    for (size_t i = 0; i < cands.size(); ++i) {
+        report(cands[i].name, flops, timing_of(cands[i]), i == 0 ? 0.0 : blas_best);
+    }
+    double max_diff = 0;
+    for (size_t i = 0; i < n * n; ++i) {
+        max_diff = std::max(max_diff, std::fabs(static_cast<double>(y_ours[i]) - y_blas[i]));
+    }
+    std::printf("\nmax |dssim - OpenBLAS| over y = %.3g (different summation orders)\n", max_diff);
+    std::printf(
+        "sse2 and avx2 paths bit-identical: %s\n",
+        std::memcmp(y_ours.data(), y_base.data(), n * n * sizeof(float)) == 0 ? "yes" : "NO");
+    std::printf("ratio dssim f32 / OpenBLAS (best): %.3f\n",
+                (flops / timing_of(cands[1]).best_s * 1e-9) / blas_best);
     return 0;
 }

@@ -1,6 +1,6 @@
 // RMSNorm, softmax, SiLU and SwiGLU with the demo's rounding points (docs/numerics.md). Rows
 // (or element ranges) are split across threads; each row's reductions run sequentially on one
-// thread, so the result does not depend on the thread count. expf is glibc's.
+// thread, so the result does not depend on the thread count. exp is exp_f32 (math.h).
 #include "dssim/kernels/elementwise.h"
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "dssim/base/parallel.h"
+#include "dssim/kernels/math.h"
 #include "dssim/numerics/formats.h"
 
 namespace dssim::kernels {
@@ -77,7 +78,7 @@ void softmax_row(const float* x, float* e, size_t cols) {
     }
     float sum = 0.0f;
     for (size_t i = 0; i < cols; ++i) {
-        e[i] = std::exp(x[i] - mx);
+        e[i] = exp_f32(x[i] - mx);
         sum = sum + e[i];
     }
     for (size_t i = 0; i < cols; ++i)
@@ -85,7 +86,7 @@ void softmax_row(const float* x, float* e, size_t cols) {
 }
 
 inline float silu_f32(float v) {
-    return v / (1.0f + std::exp(-v));
+    return v / (1.0f + exp_f32(-v));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dssim/base/error.h"
+#include "dssim/kernels/math.h"
 #include "dssim/numerics/formats.h"
 
 namespace dssim::kernels::naive {
@@ -174,7 +175,7 @@ void softmax(const float* x, float* y, size_t rows, size_t cols) {
         std::vector<float> e(cols);
         float sum = 0.0f;
         for (size_t i = 0; i < cols; ++i) {
-            e[i] = std::exp(xr[i] - mx);
+            e[i] = exp_f32(xr[i] - mx);
             sum = sum + e[i];
         }
         for (size_t i = 0; i < cols; ++i) {
@@ -187,7 +188,7 @@ void softmax(const float* x, float* y, size_t rows, size_t cols) {
 void silu(const uint16_t* x, uint16_t* y, size_t n) {
     for (size_t i = 0; i < n; ++i) {
         const float v = f32_from_bf16(x[i]);
-        float s = v / (1.0f + std::exp(-v));
+        float s = v / (1.0f + exp_f32(-v));
         if (std::isnan(s)) s = std::bit_cast<float>(0x7FC00000u);
         y[i] = bf16_from_f32(s);
     }
@@ -196,7 +197,7 @@ void silu(const uint16_t* x, uint16_t* y, size_t n) {
 void swiglu(const uint16_t* a, const uint16_t* b, uint16_t* y, size_t n, SwigluVariant variant) {
     for (size_t i = 0; i < n; ++i) {
         const float g = f32_from_bf16(a[i]);
-        float act = g / (1.0f + std::exp(-g));
+        float act = g / (1.0f + exp_f32(-g));
         if (variant == SwigluVariant::Bf16Intermediate) act = f32_from_bf16(bf16_from_f32(act));
         float v = act * f32_from_bf16(b[i]);
         if (std::isnan(v)) v = std::bit_cast<float>(0x7FC00000u);
@@ -217,14 +218,14 @@ void apply_rope(uint16_t* x,
     std::vector<float> freqs(half);
     for (size_t i = 0; i < half; ++i) {
         const float exponent = static_cast<float>(2 * i) / static_cast<float>(rope_dim);
-        freqs[i] = 1.0f / std::pow(static_cast<float>(config.theta), exponent);
+        freqs[i] = 1.0f / pow_f32(static_cast<float>(config.theta), exponent);
     }
     if (config.max_seq_len > config.original_seq_len) {
         auto cd = [&](double rotations) {
             return static_cast<double>(rope_dim) *
-                   std::log(static_cast<double>(config.original_seq_len) /
-                            (rotations * 2.0 * std::numbers::pi)) /
-                   (2.0 * std::log(config.theta));
+                   log_f64(static_cast<double>(config.original_seq_len) /
+                           (rotations * 2.0 * std::numbers::pi)) /
+                   (2.0 * log_f64(config.theta));
         };
         double low = std::max(std::floor(cd(config.beta_fast)), 0.0);
         double high = std::min(std::ceil(cd(config.beta_slow)), static_cast<double>(rope_dim - 1));
@@ -243,8 +244,8 @@ void apply_rope(uint16_t* x,
             uint16_t* v = x + t * token_stride + h * head_stride;
             for (size_t i = 0; i < half; ++i) {
                 const float angle = static_cast<float>(positions[t]) * freqs[i];
-                const float c = std::cos(angle);
-                const float s = std::sin(angle);
+                const float c = cos_f32(angle);
+                const float s = sin_f32(angle);
                 const float a = f32_from_bf16(v[2 * i]);
                 const float b = f32_from_bf16(v[2 * i + 1]);
                 v[2 * i] = bf16_from_f32(a * c - b * s);

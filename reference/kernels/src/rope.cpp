@@ -1,5 +1,5 @@
 // RoPE with YaRN as DeepSeek's precompute_freqs_cis / apply_rotary_emb: frequencies in FP32
-// (glibc powf), correction range in double (Python math), rotation as an FP32 complex multiply
+// (pow_f32 of math.h), correction range in double (as Python), rotation as an FP32 complex multiply
 // on interleaved pairs, rounded to BF16. Also the MLA softmax scale with the YaRN mscale.
 #include "dssim/kernels/rope.h"
 
@@ -11,6 +11,7 @@
 
 #include "dssim/base/error.h"
 #include "dssim/base/parallel.h"
+#include "dssim/kernels/math.h"
 #include "dssim/numerics/formats.h"
 
 namespace dssim::kernels {
@@ -25,7 +26,7 @@ void check_rope_dim(size_t dim) {
 
 // find_correction_dim(num_rotations, dim, base, max_seq_len), Python floats.
 double correction_dim(double rotations, double dim, double base, double seq_len) {
-    return dim * std::log(seq_len / (rotations * 2.0 * std::numbers::pi)) / (2.0 * std::log(base));
+    return dim * log_f64(seq_len / (rotations * 2.0 * std::numbers::pi)) / (2.0 * log_f64(base));
 }
 
 }  // namespace
@@ -47,7 +48,7 @@ std::vector<float> rope_frequencies(const RopeConfig& config) {
     const float dim = static_cast<float>(config.rope_dim);
     std::vector<float> f(half);
     for (size_t i = 0; i < half; ++i) {
-        f[i] = 1.0f / std::pow(base, static_cast<float>(2 * i) / dim);
+        f[i] = 1.0f / pow_f32(base, static_cast<float>(2 * i) / dim);
     }
     if (config.max_seq_len > config.original_seq_len) {
         const YarnRange range = yarn_correction_range(config);
@@ -85,8 +86,8 @@ void apply_rope(uint16_t* x,
             const float pos = static_cast<float>(positions[t]);
             for (size_t i = 0; i < half; ++i) {
                 const float angle = pos * freqs[i];
-                cs[i] = std::cos(angle);
-                sn[i] = std::sin(angle);
+                cs[i] = cos_f32(angle);
+                sn[i] = sin_f32(angle);
             }
             for (size_t h = 0; h < heads; ++h) {
                 uint16_t* v = x + t * token_stride + h * head_stride;  // [rope_dim]
@@ -102,9 +103,11 @@ void apply_rope(uint16_t* x,
 }
 
 double attention_softmax_scale(size_t qk_head_dim, double mscale_cfg, const RopeConfig& config) {
-    double scale = std::pow(static_cast<double>(qk_head_dim), -0.5);
+    // d^-0.5 via extended precision so that it equals the correctly rounded value Python's
+    // pow gives (1/sqrt in double is off by one ULP for d = 192).
+    double scale = static_cast<double>(1.0L / std::sqrt(static_cast<long double>(qk_head_dim)));
     if (config.max_seq_len > config.original_seq_len) {
-        const double mscale = 0.1 * mscale_cfg * std::log(config.factor) + 1.0;
+        const double mscale = 0.1 * mscale_cfg * log_f64(config.factor) + 1.0;
         scale = scale * (mscale * mscale);
     }
     return scale;

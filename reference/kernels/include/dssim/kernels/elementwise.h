@@ -38,7 +38,7 @@ void rms_norm(const float* x,
               RmsNormVariant variant = RmsNormVariant::Torch24);
 
 // Softmax over the last dim in FP32, per row:
-//   mx = max over the row (ascending scan); e[i] = expf(x[i] - mx) (glibc expf);
+//   mx = max over the row (ascending scan); e[i] = exp_f32(x[i] - mx) (math.h);
 //   sum = +0.0f; for i ascending: sum = sum + e[i];  y[i] = e[i] / sum.
 // -inf entries are masked (their e is exactly 0). A row that is entirely -inf gives all zeros.
 // NaN in x propagates (the row becomes NaN). x, y [rows, cols]; y may alias x.
@@ -46,7 +46,8 @@ void softmax(const float* x, float* y, size_t rows, size_t cols, int threads);
 // Same, result rounded to BF16 (the demo's softmax(dtype=float32).type_as(x)).
 void softmax(const float* x, uint16_t* y_bf16, size_t rows, size_t cols, int threads);
 
-// silu(v) = v / (1.0f + expf(-v)) in FP32. Output BF16 (one RNE), n elements.
+// silu(v) = v / (1.0f + exp_f32(-v)) in FP32 (exp_f32 from math.h). Output BF16 (one RNE), n
+// elements.
 void silu(const uint16_t* x, uint16_t* y, size_t n, int threads);
 
 // Where SwiGLU silu(a) * b rounds.

@@ -1,0 +1,95 @@
+// Deterministic exp/sin/cos/pow: checked against long-double references (error within half an
+// ULP plus the documented double slack) and against glibc (at most 1 ULP apart).
+#include <doctest/doctest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+#include "dssim/kernels/math.h"
+#include "test_util.h"
+
+namespace dssim::kernels {
+namespace {
+
+// Distance in ULPs between two finite floats of the same sign class.
+int64_t ulps(float a, float b) {
+    auto key = [](float v) {
+        int32_t i = std::bit_cast<int32_t>(v);
+        return i < 0 ? int64_t{INT32_MIN} - i : int64_t{i};
+    };
+    int64_t d = key(a) - key(b);
+    return d < 0 ? -d : d;
+}
+
+// |got - exact| measured in ULPs of the float result, from a long double reference.
+double ulp_error(float got, long double exact) {
+    const float rounded = static_cast<float>(exact);
+    const long double ulp =
+        std::fabs(static_cast<long double>(std::nextafter(rounded, INFINITY)) - rounded);
+    return static_cast<double>(std::fabs(static_cast<long double>(got) - exact) / ulp);
+}
+
+TEST_CASE("exp_f32 is within half an ULP (+slack) of the exact value") {
+    test::Rng rng(1);
+    double worst = 0;
+    int64_t worst_glibc = 0;
+    for (int i = 0; i < 200000; ++i) {
+        const float x = static_cast<float>(
+            static_cast<double>(rng.next() >> 11) / 9007199254740992.0 * 190.0 - 102.0);
+        const float got = exp_f32(x);
+        if (std::fpclassify(got) == FP_SUBNORMAL) continue;
+        worst = std::max(worst, ulp_error(got, std::exp(static_cast<long double>(x))));
+        worst_glibc = std::max(worst_glibc, ulps(got, std::exp(x)));
+    }
+    CHECK(worst < 0.5001);
+    CHECK(worst_glibc <= 1);
+    CHECK(exp_f32(0.0f) == 1.0f);
+    CHECK(exp_f32(-INFINITY) == 0.0f);
+    CHECK(exp_f32(100.0f) == INFINITY);
+    CHECK(std::isnan(exp_f32(NAN)));
+    CHECK(exp_f32(-200.0f) == 0.0f);
+}
+
+TEST_CASE("sin_f32 and cos_f32 are within half an ULP (+slack) over RoPE's angle range") {
+    test::Rng rng(2);
+    double worst = 0;
+    int64_t worst_glibc = 0;
+    for (int i = 0; i < 200000; ++i) {
+        const float x = static_cast<float>(
+            static_cast<double>(rng.next() >> 11) / 9007199254740992.0 * 40000.0 - 20000.0);
+        const long double xl = x;
+        const float s = sin_f32(x);
+        const float c = cos_f32(x);
+        // Skip results near zero, where an ULP is tiny and long double sinl itself is the limit.
+        if (std::fabs(s) > 1e-3f) worst = std::max(worst, ulp_error(s, std::sin(xl)));
+        if (std::fabs(c) > 1e-3f) worst = std::max(worst, ulp_error(c, std::cos(xl)));
+        if (std::fabs(s) > 1e-3f) worst_glibc = std::max(worst_glibc, ulps(s, std::sin(x)));
+        if (std::fabs(c) > 1e-3f) worst_glibc = std::max(worst_glibc, ulps(c, std::cos(x)));
+    }
+    CHECK(worst < 0.5001);
+    CHECK(worst_glibc <= 1);
+    CHECK(sin_f32(0.0f) == 0.0f);
+    CHECK(cos_f32(0.0f) == 1.0f);
+    CHECK(std::isnan(sin_f32(INFINITY)));
+    CHECK(std::isnan(cos_f32(0x1p31f)));
+}
+
+TEST_CASE("pow_f32 and log_f64 on RoPE's inputs") {
+    for (int i = 0; i < 64; ++i) {
+        const float e = static_cast<float>(2 * i) / 128.0f;
+        const float got = pow_f32(10000.0f, e);
+        CHECK(ulp_error(got, std::pow(10000.0L, static_cast<long double>(e))) < 0.5001);
+        CHECK(ulps(got, std::pow(10000.0f, e)) <= 1);
+    }
+    CHECK(pow_f32(10000.0f, 0.0f) == 1.0f);
+    CHECK(std::isnan(pow_f32(-2.0f, 0.5f)));
+    for (double x : {1e-300, 0.3, 1.0, 2.0, 40.0, 10000.0, 1e300}) {
+        CHECK(log_f64(x) == doctest::Approx(std::log(x)).epsilon(1e-15));
+    }
+    CHECK(log_f64(1.0) == 0.0);
+    CHECK(exp_f64(1.0) == doctest::Approx(std::exp(1.0)).epsilon(1e-15));
+}
+
+}  // namespace
+}  // namespace dssim::kernels

@@ -347,6 +347,10 @@ class Model:
             scale *= m * m
         self.softmax_scale = f32(scale)
         self.mtp = None
+        # Routing record/replay (tests): each MoE call appends its expert indices [T, k] to
+        # route_log if it is a list, and takes them from route_replay (in call order) if set.
+        self.route_log = None
+        self.route_replay = None
 
     def load_mtp(self):
         cfg, ck, D = self.cfg, self.ck, self.cfg.dim
@@ -435,6 +439,10 @@ class Model:
             sel = sel.view(T, cfg.n_group, -1).masked_fill(mask.unsqueeze(-1), float("-inf"))
             sel = sel.view(T, E)
         idx = topk_lowest_index(sel, cfg.topk)                     # [T, k]
+        if self.route_replay is not None:
+            idx = self.route_replay.pop(0)
+        if self.route_log is not None:
+            self.route_log.append(idx)
         w = torch.gather(scores, 1, idx)                           # unbiased scores
         if cfg.score_func == "sigmoid":  # BF16 arithmetic: sum, divide, scale
             w = bf16(w.to(F64) / bf16(w.to(F64).sum(-1, keepdim=True)).to(F64))

@@ -5,7 +5,8 @@ number formats, safetensors errors, determinism, decode-with-cache == prefill (b
 absorbed vs naive MLA and fp8 vs demo within the derived tolerance, MTP.
 
 Usage: test_self.py [--dssim PATH_TO_DSSIM] [--workdir DIR]
-  --dssim: synthesise checkpoints with `dssim checkpoint synth` (else synth_checkpoint.py).
+  --dssim: synthesise checkpoints with `dssim checkpoint synth` when that command exists
+           (else, and without --dssim, with synth_checkpoint.py).
 Prints one line per test and 'N passed, N failed'. Exit 0 all passed, 1 a failure,
 77 (skip) if PyTorch is not installed.
 """
@@ -40,8 +41,16 @@ def test(fn):
     return fn
 
 
-def synthesise(args, model, out):
-    if args.dssim:
+def dssim_has_synth(dssim):
+    """True once `dssim checkpoint synth` exists (the checkpoint engineer's command)."""
+    if not dssim:
+        return False
+    r = subprocess.run([dssim, "checkpoint", "synth", "--help"], capture_output=True)
+    return r.returncode == 0
+
+
+def synthesise(use_dssim, args, model, out):
+    if use_dssim:
         cmd = [args.dssim, "checkpoint", "synth", "--model", model, "--seed", "1", "--out", out]
     else:
         cmd = [sys.executable, os.path.join(HERE, "synth_checkpoint.py"), "--config",
@@ -151,22 +160,39 @@ def within(a, b, tol, require_top1, what):
     assert ok, (what, rep["checks"])
 
 
+def forced(model, mode, att, tokens, log=None, replay=None, mtp=False):
+    """Logits of one prefill over a fixed token sequence (no greedy feedback), and with mtp
+    the MTP logits; log/replay record or replay the MoE routing decisions."""
+    m = R.Model(CKPT[model], mode, att)
+    m.route_log, m.route_replay = log, (list(replay) if replay is not None else None)
+    logits, h = m.forward(tokens, 0, [{} for _ in m.layers])
+    if not mtp:
+        return logits.numpy()
+    m.load_mtp()
+    return m.mtp_forward(list(tokens), h).numpy()
+
+
+def routing_flips(a, b):
+    return sum(int((x.sort(-1)[0] != y.sort(-1)[0]).any(-1).sum()) for x, y in zip(a, b))
+
+
 @test
 def absorbed_vs_naive_demo():
+    # Same tokens and the same expert routing (recorded from the absorbed run): the two MLA
+    # forms then differ only by rounding, which the derived tolerance bounds. A routing flip
+    # (a gate near-tie resolved differently) is a discrete event outside that model; the
+    # free-running flips are counted and printed, not asserted (docs/torch-crosscheck.md).
     for model in MODELS:
         cfg = cfg_json(model)
-        _, a = run(model, "demo", "absorbed")
-        _, n = run(model, "demo", "naive")
-        # Same greedy tokens, so the logits rows are of the same positions.
-        assert np.array_equal(a["tokens"], n["tokens"])
-        within(n["logits"], a["logits"], C.tolerance(cfg, "demo", "naive", "demo", "absorbed"),
-               True, f"{model} naive vs absorbed (demo)")
-
-
-def forced(model, mode, att, tokens):
-    """Logits of one prefill over a fixed token sequence (no greedy feedback)."""
-    m = R.Model(CKPT[model], mode, att)
-    return m.forward(tokens, 0, [{} for _ in m.layers])[0].numpy()
+        seq = run(model)[1]["tokens"][:-1]
+        routes, free = [], []
+        a = forced(model, "demo", "absorbed", seq, log=routes)
+        n = forced(model, "demo", "naive", seq, replay=routes)
+        forced(model, "demo", "naive", seq, log=free)
+        print(f"    {model}: {routing_flips(routes, free)} token-layer routing flips between "
+              f"the free-running forms")
+        within(n, a, C.tolerance(cfg, "demo", "naive", "demo", "absorbed"), True,
+               f"{model} naive vs absorbed (demo, same routing)")
 
 
 @test
@@ -176,9 +202,11 @@ def absorbed_vs_naive_fp8():
     for model in MODELS:
         cfg = cfg_json(model)
         seq = run(model)[1]["tokens"][:-1]
-        within(forced(model, "fp8", "naive", seq), forced(model, "fp8", "absorbed", seq),
+        routes = []
+        a = forced(model, "fp8", "absorbed", seq, log=routes)
+        within(forced(model, "fp8", "naive", seq, replay=routes), a,
                C.tolerance(cfg, "fp8", "naive", "fp8", "absorbed"), False,
-               f"{model} naive vs absorbed (fp8)")
+               f"{model} naive vs absorbed (fp8, same routing)")
 
 
 @test
@@ -187,21 +215,27 @@ def fp8_close_to_demo():
         cfg = cfg_json(model)
         seq = run(model)[1]["tokens"][:-1]
         for att in ("absorbed", "naive"):
-            within(forced(model, "fp8", att, seq), forced(model, "demo", att, seq),
+            routes = []
+            d = forced(model, "demo", att, seq, log=routes)
+            within(forced(model, "fp8", att, seq, replay=routes), d,
                    C.tolerance(cfg, "fp8", att, "demo", att), False,
-                   f"{model} fp8 vs demo ({att})")
+                   f"{model} fp8 vs demo ({att}, same routing)")
 
 
 @test
 def mtp_absorbed_vs_naive():
     model = "deepseek-tiny"
     cfg = dict(cfg_json(model))
+    _, out = run(model, "demo", "absorbed", mtp=True)
+    assert out["mtp_logits"].shape == (len(out["tokens"]) - 2, cfg["vocab_size"])
+    seq = out["tokens"][:-1]
+    routes = []
+    a = forced(model, "demo", "absorbed", seq, log=routes, mtp=True)
+    assert np.array_equal(a, out["mtp_logits"])  # MTP after decode == MTP after prefill
+    n = forced(model, "demo", "naive", seq, replay=routes, mtp=True)
     cfg["num_hidden_layers"] += 1  # the MTP path is one layer deeper
-    _, a = run(model, "demo", "absorbed", mtp=True)
-    _, n = run(model, "demo", "naive", mtp=True)
-    assert a["mtp_logits"].shape == (len(a["tokens"]) - 2, cfg["vocab_size"])
-    within(n["mtp_logits"], a["mtp_logits"], C.tolerance(cfg, "demo", "naive", "demo",
-                                                          "absorbed"), True, "MTP naive vs absorbed")
+    within(n, a, C.tolerance(cfg, "demo", "naive", "demo", "absorbed"), True,
+           "MTP naive vs absorbed (same routing)")
 
 
 @test
@@ -215,8 +249,10 @@ def tolerance_rejects_a_perturbed_model():
     w = m.layers[1]["attn"]["o"]
     w.bf16 = (w.bf16.float() * 1.5).to(torch.bfloat16)
     bad = m.forward(seq, 0, [{} for _ in m.layers])[0].numpy()
-    ok, _ = C.compare(bad, forced(model, "demo", "absorbed", seq),
-                      C.tolerance(cfg, "demo", "absorbed"))
+    ok, rep = C.compare(bad, forced(model, "demo", "absorbed", seq),
+                        C.tolerance(cfg, "demo", "absorbed"))
+    print(f"    perturbed: rel_l2 {rep['max_rel_l2']:.4f}, failed checks "
+          f"{[k for k, v in rep['checks'].items() if not v]}")
     assert not ok
 
 
@@ -230,8 +266,11 @@ def main():
     with tempfile.TemporaryDirectory(prefix="torch_ref_") as tmp:
         WORK = args.workdir or tmp
         CKPT = {m: os.path.join(WORK, m) for m in MODELS}
+        use_dssim = dssim_has_synth(args.dssim)
+        print("checkpoints from", "`dssim checkpoint synth`" if use_dssim else
+              "synth_checkpoint.py (dssim has no `checkpoint synth` yet)")
         for m in MODELS:
-            synthesise(args, m, CKPT[m])
+            synthesise(use_dssim, args, m, CKPT[m])
         passed = failed = 0
         for fn in TESTS:
             try:

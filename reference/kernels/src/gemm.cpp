@@ -25,7 +25,7 @@ using detail::MicroKernel;
 // Cache blocking. kKc * kNc floats of packed B stay in L2, kMc * kKc floats of packed A in L1/L2.
 // The values change speed only, never results. kFp8Kc must be the FP8 scale block.
 constexpr size_t kKc = 256;
-constexpr size_t kMc = 96;
+constexpr size_t kMc = 64;
 constexpr size_t kNc = 512;
 constexpr size_t kFp8Kc = kFp8Block;
 constexpr uint32_t kCanonicalNan = 0x7FC00000u;

@@ -9,7 +9,7 @@ typedef float V8 __attribute__((vector_size(32)));
 
 #include "gemm_microkernel.inc"
 
-constexpr int kMr = 6;
+constexpr int kMr = 4;
 constexpr int kNv = 2;
 
 void kernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, bool accumulate) {

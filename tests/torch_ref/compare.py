@@ -106,13 +106,33 @@ def compare(a, b, tol, require_top1=True):
     return all(checks.values()), report
 
 
-def load_golden(path):
+def load_golden(path, sequence=0):
+    """(logits [rows, vocab] FP32, tokens [n], attrs) of one sequence of a dssim golden file
+    (docs/golden-and-check.md): /tokens [sequences, longest] padded with -1, /logits
+    [rows, vocab] with /logits_index [rows, 3] = (step, sequence, position). A 1-D /tokens
+    without /logits_index is taken as a single sequence."""
     import h5py
     with h5py.File(path, "r") as f:
         for key in ("logits", "tokens"):
             if key not in f:
                 raise ValueError(f"{path}: missing dataset /{key}")
-        return np.asarray(f["logits"], dtype=np.float32), np.asarray(f["tokens"], dtype=np.int64)
+        logits = np.asarray(f["logits"], dtype=np.float32)
+        tokens = np.asarray(f["tokens"], dtype=np.int64)
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        if tokens.ndim == 2:
+            if not 0 <= sequence < tokens.shape[0]:
+                raise ValueError(f"{path}: /tokens has no sequence {sequence}")
+            tokens = tokens[sequence]
+            tokens = tokens[tokens >= 0]
+        if "logits_index" in f:
+            index = np.asarray(f["logits_index"], dtype=np.int64)
+            rows = index[:, 1] == sequence
+            pos = index[rows, 2]
+            if not np.array_equal(pos, np.arange(len(pos))):
+                raise ValueError(f"{path}: /logits_index: positions of sequence {sequence} "
+                                 f"are not 0..n-1 in order")
+            logits = logits[rows]
+    return logits, tokens, attrs
 
 
 def main(argv=None):
@@ -122,12 +142,17 @@ def main(argv=None):
     ap.add_argument("--checkpoint", required=True, help="checkpoint dir (for config.json)")
     ap.add_argument("--mode", choices=["demo", "fp8"], default="demo")
     ap.add_argument("--attention", choices=["absorbed", "naive"], default="absorbed")
+    ap.add_argument("--sequence", type=int, default=0, help="sequence of the golden file")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     args = ap.parse_args(argv)
     try:
         with open(os.path.join(args.checkpoint, "config.json")) as f:
             cfg = json.load(f)
-        g_logits, g_tokens = load_golden(args.golden)
+        g_logits, g_tokens, attrs = load_golden(args.golden, args.sequence)
+        for key in ("mode", "attention"):
+            if key in attrs and attrs[key] != getattr(args, key):
+                raise ValueError(f"{args.golden}: attribute {key} is {attrs[key]!r}, "
+                                 f"expected {getattr(args, key)!r}")
         ref = np.load(args.torch)
         t_logits, t_tokens = ref["logits"], ref["tokens"]
     except (OSError, ValueError, KeyError) as e:

@@ -18,6 +18,7 @@ import tempfile
 import traceback
 
 try:
+    import h5py
     import numpy as np
     import torch
 except ImportError as e:
@@ -254,6 +255,33 @@ def tolerance_rejects_a_perturbed_model():
     print(f"    perturbed: rel_l2 {rep['max_rel_l2']:.4f}, failed checks "
           f"{[k for k, v in rep['checks'].items() if not v]}")
     assert not ok
+
+
+@test
+def compare_cli_reads_golden_layout():
+    # A file in dssim's golden layout (docs/golden-and-check.md) built from the reference's own
+    # logits: identical -> exit 0; with noise of 0.3 x the logit RMS -> exit 1; wrong mode -> 2.
+    _, out = run("deepseek-tiny")
+    ck = CKPT["deepseek-tiny"]
+    npz = os.path.join(WORK, "ref.npz")
+    np.savez(npz, **out)
+    codes = []
+    for noise, mode in ((0.0, "demo"), (0.3, "demo"), (0.0, "fp8")):
+        g = os.path.join(WORK, f"golden{noise}.h5")
+        logits = out["logits"] + noise * np.random.default_rng(0).standard_normal(
+            out["logits"].shape).astype(np.float32)
+        n = len(logits)
+        with h5py.File(g, "w") as f:
+            f["tokens"] = np.concatenate([out["tokens"], [-1]])[None, :]
+            f["logits"] = logits
+            f["logits_index"] = np.stack([np.zeros(n), np.zeros(n), np.arange(n)], 1).astype(
+                np.int64)
+            f.attrs["mode"], f.attrs["attention"] = "demo", "absorbed"
+        r = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), "--golden", g,
+                            "--torch", npz, "--checkpoint", ck, "--mode", mode],
+                           capture_output=True, text=True)
+        codes.append(r.returncode)
+    assert codes == [0, 1, 2], codes
 
 
 def main():

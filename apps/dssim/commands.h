@@ -14,5 +14,6 @@ struct ExitWith {
 };
 
 void add_numerics_command(CLI::App& app);
+void add_devices_command(CLI::App& app);
 
 }  // namespace dssim::cli

@@ -12,34 +12,48 @@ namespace dssim::devices {
 namespace {
 constexpr const char* kCalibrationSchema = "dssim-calibration/1";
 
-constexpr CurveAxis kAxes[] = {CurveAxis::Constant, CurveAxis::M,
-                               CurveAxis::N,        CurveAxis::K,
-                               CurveAxis::Bytes,    CurveAxis::ArithmeticIntensity,
+constexpr CurveAxis kAxes[] = {CurveAxis::Constant,    CurveAxis::M,
+                               CurveAxis::N,           CurveAxis::K,
+                               CurveAxis::Bytes,       CurveAxis::ArithmeticIntensity,
                                CurveAxis::Participants};
 }  // namespace
 
 std::string_view curve_axis_name(CurveAxis a) {
     switch (a) {
-        case CurveAxis::Constant: return "constant";
-        case CurveAxis::M: return "m";
-        case CurveAxis::N: return "n";
-        case CurveAxis::K: return "k";
-        case CurveAxis::Bytes: return "bytes";
-        case CurveAxis::ArithmeticIntensity: return "arithmetic_intensity";
-        case CurveAxis::Participants: return "participants";
+        case CurveAxis::Constant:
+            return "constant";
+        case CurveAxis::M:
+            return "m";
+        case CurveAxis::N:
+            return "n";
+        case CurveAxis::K:
+            return "k";
+        case CurveAxis::Bytes:
+            return "bytes";
+        case CurveAxis::ArithmeticIntensity:
+            return "arithmetic_intensity";
+        case CurveAxis::Participants:
+            return "participants";
     }
     return "?";
 }
 
 double CurveInputs::get(CurveAxis axis) const {
     switch (axis) {
-        case CurveAxis::Constant: return 1.0;
-        case CurveAxis::M: return m;
-        case CurveAxis::N: return n;
-        case CurveAxis::K: return k;
-        case CurveAxis::Bytes: return bytes;
-        case CurveAxis::ArithmeticIntensity: return arithmetic_intensity;
-        case CurveAxis::Participants: return participants;
+        case CurveAxis::Constant:
+            return 1.0;
+        case CurveAxis::M:
+            return m;
+        case CurveAxis::N:
+            return n;
+        case CurveAxis::K:
+            return k;
+        case CurveAxis::Bytes:
+            return bytes;
+        case CurveAxis::ArithmeticIntensity:
+            return arithmetic_intensity;
+        case CurveAxis::Participants:
+            return participants;
     }
     return 1.0;
 }
@@ -215,8 +229,8 @@ Calibration parse_calibration(const Json& json, const std::string& file) {
     JsonFields root(json, file);
     std::string schema = root.string("schema");
     if (schema != kCalibrationSchema) {
-        root.fail("schema", "expected \"" + std::string(kCalibrationSchema) + "\", got \"" +
-                                schema + "\"");
+        root.fail("schema",
+                  "expected \"" + std::string(kCalibrationSchema) + "\", got \"" + schema + "\"");
     }
     Calibration c;
     c.file = file;
@@ -313,6 +327,8 @@ OrderedJson calibration_to_json(const Calibration& c) {
     return j;
 }
 
-std::vector<std::string> list_calibrations() { return list_config_names("calibration"); }
+std::vector<std::string> list_calibrations() {
+    return list_config_names("calibration");
+}
 
 }  // namespace dssim::devices

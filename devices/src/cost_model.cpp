@@ -10,11 +10,16 @@ namespace dssim::devices {
 
 std::string_view bound_name(Bound b) {
     switch (b) {
-        case Bound::Compute: return "compute";
-        case Bound::Memory: return "memory";
-        case Bound::ScaleUp: return "scale_up";
-        case Bound::ScaleOut: return "scale_out";
-        case Bound::Latency: return "latency";
+        case Bound::Compute:
+            return "compute";
+        case Bound::Memory:
+            return "memory";
+        case Bound::ScaleUp:
+            return "scale_up";
+        case Bound::ScaleOut:
+            return "scale_out";
+        case Bound::Latency:
+            return "latency";
     }
     return "?";
 }
@@ -44,10 +49,14 @@ Precision CostModel::execution_precision(Precision stored) const {
         return stored;
     }
     switch (fp8_) {
-        case Fp8Mode::Native: return Precision::FP8;
-        case Fp8Mode::Int8: return Precision::INT8;
-        case Fp8Mode::Bf16: return Precision::BF16;
-        case Fp8Mode::Auto: break;
+        case Fp8Mode::Native:
+            return Precision::FP8;
+        case Fp8Mode::Int8:
+            return Precision::INT8;
+        case Fp8Mode::Bf16:
+            return Precision::BF16;
+        case Fp8Mode::Auto:
+            break;
     }
     return device_.compute.fp8_native.value.value_or(false) ? Precision::FP8
                                                             : device_.compute.fp8_fallback;
@@ -62,11 +71,20 @@ double CostModel::peak_ops(Precision p, std::vector<std::string>& assumptions) c
     // are published; used only when one of the pair is missing, and reported.
     std::optional<Precision> twin;
     switch (p) {
-        case Precision::FP8: twin = Precision::INT8; break;
-        case Precision::INT8: twin = Precision::FP8; break;
-        case Precision::BF16: twin = Precision::FP16; break;
-        case Precision::FP16: twin = Precision::BF16; break;
-        case Precision::FP32: break;
+        case Precision::FP8:
+            twin = Precision::INT8;
+            break;
+        case Precision::INT8:
+            twin = Precision::FP8;
+            break;
+        case Precision::BF16:
+            twin = Precision::FP16;
+            break;
+        case Precision::FP16:
+            twin = Precision::BF16;
+            break;
+        case Precision::FP32:
+            break;
     }
     if (twin && device_.compute.peak(*twin).known()) {
         assumptions.push_back("compute.peak_dense." + std::string(precision_name(p)) +
@@ -78,7 +96,9 @@ double CostModel::peak_ops(Precision p, std::vector<std::string>& assumptions) c
                      " matmul but unknown (no published figure)");
 }
 
-double CostModel::memory_bandwidth() const { return *device_.memory.bandwidth.value * 1e9; }
+double CostModel::memory_bandwidth() const {
+    return *device_.memory.bandwidth.value * 1e9;
+}
 
 double CostModel::onchip_buffer_bytes(std::vector<std::string>* assumptions) const {
     if (device_.on_chip.l2.known()) {

@@ -8,12 +8,13 @@
 namespace dssim::devices {
 
 OpCost CostModel::attention_time(const AttentionWork& w) const {
-    if (w.batch < 0 || w.q_len <= 0 || w.kv_len < w.q_len || w.heads <= 0 ||
-        w.qk_head_dim <= 0 || w.v_head_dim <= 0 || !(w.kv_bytes_per_token >= 0)) {
-        throw InputError("attention: needs batch >= 0, q_len > 0, kv_len >= q_len, heads > 0, "
-                         "head dims > 0, kv_bytes_per_token >= 0 (got batch=" +
-                         std::to_string(w.batch) + " q_len=" + std::to_string(w.q_len) +
-                         " kv_len=" + std::to_string(w.kv_len) + ")");
+    if (w.batch < 0 || w.q_len <= 0 || w.kv_len < w.q_len || w.heads <= 0 || w.qk_head_dim <= 0 ||
+        w.v_head_dim <= 0 || !(w.kv_bytes_per_token >= 0)) {
+        throw InputError(
+            "attention: needs batch >= 0, q_len > 0, kv_len >= q_len, heads > 0, "
+            "head dims > 0, kv_bytes_per_token >= 0 (got batch=" +
+            std::to_string(w.batch) + " q_len=" + std::to_string(w.q_len) +
+            " kv_len=" + std::to_string(w.kv_len) + ")");
     }
     double b = static_cast<double>(w.batch);
     double q = static_cast<double>(w.q_len);
@@ -36,7 +37,7 @@ OpCost CostModel::attention_time(const AttentionWork& w) const {
     in.bytes = bytes;
     in.arithmetic_intensity = bytes > 0 ? flops / bytes : 0.0;
     const OpCalibration& cal = w.phase == AttentionPhase::Decode ? calibration_.attention_decode
-                                                                  : calibration_.attention_prefill;
+                                                                 : calibration_.attention_prefill;
     return roofline(flops, bytes, exec, cal, in, {});
 }
 

@@ -11,12 +11,18 @@ namespace dssim::devices {
 
 std::string_view collective_kind_name(CollectiveKind k) {
     switch (k) {
-        case CollectiveKind::Dispatch: return "dispatch";
-        case CollectiveKind::Combine: return "combine";
-        case CollectiveKind::AllToAll: return "all_to_all";
-        case CollectiveKind::AllReduce: return "all_reduce";
-        case CollectiveKind::AllGather: return "all_gather";
-        case CollectiveKind::ReduceScatter: return "reduce_scatter";
+        case CollectiveKind::Dispatch:
+            return "dispatch";
+        case CollectiveKind::Combine:
+            return "combine";
+        case CollectiveKind::AllToAll:
+            return "all_to_all";
+        case CollectiveKind::AllReduce:
+            return "all_reduce";
+        case CollectiveKind::AllGather:
+            return "all_gather";
+        case CollectiveKind::ReduceScatter:
+            return "reduce_scatter";
     }
     return "?";
 }
@@ -49,8 +55,9 @@ OpCost CostModel::collective_time(const CollectiveWork& w) const {
     double up_bw = 0;
     if (members > 1) {
         if (!device_.scale_up.bandwidth_per_direction.known()) {
-            notes.push_back("scale_up.bandwidth_per_direction unknown: group members talk over "
-                            "the NIC only");
+            notes.push_back(
+                "scale_up.bandwidth_per_direction unknown: group members talk over "
+                "the NIC only");
             members = 1;
         } else {
             double link = *device_.scale_up.bandwidth_per_direction.value * 1e9;
@@ -72,8 +79,8 @@ OpCost CostModel::collective_time(const CollectiveWork& w) const {
             nic_gbps = *system_.scale_out.nic_bandwidth_per_device.value;
         } else {
             nic_gbps = calibration_.assumptions.nic_bandwidth.value;
-            notes.push_back("scale-out NIC bandwidth unknown: assumed " +
-                            std::to_string(nic_gbps) + " Gb/s (" + calibration_.file + ")");
+            notes.push_back("scale-out NIC bandwidth unknown: assumed " + std::to_string(nic_gbps) +
+                            " Gb/s (" + calibration_.file + ")");
         }
     }
     const double nic_bw = nic_gbps * 1e9 / 8.0;
@@ -90,8 +97,7 @@ OpCost CostModel::collective_time(const CollectiveWork& w) const {
         return 0.0;
     };
     double lat_up = members > 1 ? latency_of(device_.scale_up.latency, "scale_up.latency") : 0.0;
-    double lat_out =
-        domains > 1 ? latency_of(system_.scale_out.latency, "scale_out.latency") : 0.0;
+    double lat_out = domains > 1 ? latency_of(system_.scale_out.latency, "scale_out.latency") : 0.0;
 
     double latency = 0;
     switch (w.kind) {
@@ -121,8 +127,8 @@ OpCost CostModel::collective_time(const CollectiveWork& w) const {
                 latency += phases * (mesh ? 1.0 : members - 1.0) * lat_up;
             }
             if (domains > 1) {
-                c.scale_out_seconds = phases * (domains - 1.0) / domains * (w.bytes / members) /
-                                      (nic_bw * eff_out);
+                c.scale_out_seconds =
+                    phases * (domains - 1.0) / domains * (w.bytes / members) / (nic_bw * eff_out);
                 latency += phases * (domains - 1.0) * lat_out;
             }
             c.overhead_seconds = calibration_.collective.overhead.value * 1e-6 + latency;
@@ -133,7 +139,7 @@ OpCost CostModel::collective_time(const CollectiveWork& w) const {
     double biggest = std::max({c.scale_up_seconds, c.scale_out_seconds, c.overhead_seconds});
     c.bound = biggest == c.scale_out_seconds && c.scale_out_seconds > 0 ? Bound::ScaleOut
               : biggest == c.scale_up_seconds && c.scale_up_seconds > 0 ? Bound::ScaleUp
-                                                                         : Bound::Latency;
+                                                                        : Bound::Latency;
     return c;
 }
 

@@ -13,13 +13,15 @@ namespace {
 
 void check_shape(int64_t m, int64_t n, int64_t k, std::string_view what) {
     if (m < 0 || n <= 0 || k <= 0) {
-        throw InputError(std::string(what) + ": shape must have m >= 0, n > 0, k > 0 (got m=" +
-                         std::to_string(m) + " n=" + std::to_string(n) +
-                         " k=" + std::to_string(k) + ")");
+        throw InputError(std::string(what) +
+                         ": shape must have m >= 0, n > 0, k > 0 (got m=" + std::to_string(m) +
+                         " n=" + std::to_string(n) + " k=" + std::to_string(k) + ")");
     }
 }
 
-double ceil_div(double a, double b) { return std::ceil(a / b); }
+double ceil_div(double a, double b) {
+    return std::ceil(a / b);
+}
 
 }  // namespace
 
@@ -29,8 +31,7 @@ GemmTiling CostModel::gemm_tiling(const GemmShape& s) const {
     double in_bytes = precision_bytes(exec);
     double out_bytes = precision_bytes(s.out_dtype);
     GemmTiling t;
-    t.buffer_bytes =
-        onchip_buffer_bytes(nullptr) * calibration_.gemm_tiling.usable_fraction.value;
+    t.buffer_bytes = onchip_buffer_bytes(nullptr) * calibration_.gemm_tiling.usable_fraction.value;
     double k_tile = calibration_.gemm_tiling.k_tile.value;
     double granule = calibration_.gemm_tiling.granule.value;
     // Output tile held as FP32 accumulators plus double-buffered A and B slices of depth k_tile.
@@ -57,8 +58,8 @@ OpCost CostModel::gemm_time(const GemmShape& s) const {
     GemmTiling t = gemm_tiling(s);
     std::vector<std::string> assumptions;
     onchip_buffer_bytes(&assumptions);
-    double flops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) *
-                   static_cast<double>(s.k);
+    double flops =
+        2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
     double bytes = t.bytes_a + t.bytes_b + t.bytes_c;
     CurveInputs in;
     in.m = static_cast<double>(s.m);
@@ -96,8 +97,8 @@ OpCost CostModel::grouped_gemm_time(const GroupedGemmShape& s) const {
         if (m == 0) {
             continue;
         }
-        double f = 2.0 * static_cast<double>(m) * static_cast<double>(s.n) *
-                   static_cast<double>(s.k);
+        double f =
+            2.0 * static_cast<double>(m) * static_cast<double>(s.n) * static_cast<double>(s.k);
         CurveInputs in;
         in.m = static_cast<double>(m);
         in.n = static_cast<double>(s.n);

@@ -15,11 +15,16 @@ constexpr const char* kDeviceSchema = "dssim-device/1";
 
 std::string_view precision_name(Precision p) {
     switch (p) {
-        case Precision::FP32: return "fp32";
-        case Precision::BF16: return "bf16";
-        case Precision::FP16: return "fp16";
-        case Precision::FP8: return "fp8";
-        case Precision::INT8: return "int8";
+        case Precision::FP32:
+            return "fp32";
+        case Precision::BF16:
+            return "bf16";
+        case Precision::FP16:
+            return "fp16";
+        case Precision::FP8:
+            return "fp8";
+        case Precision::INT8:
+            return "int8";
     }
     return "?";
 }
@@ -36,21 +41,28 @@ std::optional<Precision> parse_precision(std::string_view name) {
 
 int precision_bytes(Precision p) {
     switch (p) {
-        case Precision::FP32: return 4;
+        case Precision::FP32:
+            return 4;
         case Precision::BF16:
-        case Precision::FP16: return 2;
+        case Precision::FP16:
+            return 2;
         case Precision::FP8:
-        case Precision::INT8: return 1;
+        case Precision::INT8:
+            return 1;
     }
     return 4;
 }
 
 std::string_view fp8_mode_name(Fp8Mode m) {
     switch (m) {
-        case Fp8Mode::Auto: return "auto";
-        case Fp8Mode::Native: return "native";
-        case Fp8Mode::Int8: return "int8";
-        case Fp8Mode::Bf16: return "bf16";
+        case Fp8Mode::Auto:
+            return "auto";
+        case Fp8Mode::Native:
+            return "native";
+        case Fp8Mode::Int8:
+            return "int8";
+        case Fp8Mode::Bf16:
+            return "bf16";
     }
     return "?";
 }
@@ -66,9 +78,12 @@ std::optional<Fp8Mode> parse_fp8_mode(std::string_view name) {
 
 std::string_view topology_name(Topology t) {
     switch (t) {
-        case Topology::Switch: return "switch";
-        case Topology::FullMesh: return "full_mesh";
-        case Topology::TwoTier: return "two_tier";
+        case Topology::Switch:
+            return "switch";
+        case Topology::FullMesh:
+            return "full_mesh";
+        case Topology::TwoTier:
+            return "two_tier";
     }
     return "?";
 }
@@ -84,11 +99,16 @@ std::optional<Topology> parse_topology(std::string_view name) {
 
 const Quantity& ComputeSpec::peak(Precision p) const {
     switch (p) {
-        case Precision::FP32: return peak_fp32;
-        case Precision::BF16: return peak_bf16;
-        case Precision::FP16: return peak_fp16;
-        case Precision::FP8: return peak_fp8;
-        case Precision::INT8: return peak_int8;
+        case Precision::FP32:
+            return peak_fp32;
+        case Precision::BF16:
+            return peak_bf16;
+        case Precision::FP16:
+            return peak_fp16;
+        case Precision::FP8:
+            return peak_fp8;
+        case Precision::INT8:
+            return peak_int8;
     }
     return peak_bf16;
 }
@@ -169,8 +189,8 @@ std::string format_number(double v) {
 DeviceSpec DeviceSpec::scaled(std::string_view path, double factor) const {
     if (!(factor > 0.0) || !std::isfinite(factor)) {
         throw InputError("what-if scale of " + std::string(path) +
-                         ": factor must be a positive finite number (got " +
-                         format_number(factor) + ")");
+                         ": factor must be a positive finite number (got " + format_number(factor) +
+                         ")");
     }
     DeviceSpec out = *this;
     Quantity& q = out.quantity(path);
@@ -229,8 +249,8 @@ DeviceSpec parse_device(const Json& json, const std::string& file) {
     JsonFields root(json, file);
     std::string schema = root.string("schema");
     if (schema != kDeviceSchema) {
-        root.fail("schema", "expected \"" + std::string(kDeviceSchema) + "\", got \"" + schema +
-                                "\"");
+        root.fail("schema",
+                  "expected \"" + std::string(kDeviceSchema) + "\", got \"" + schema + "\"");
     }
     DeviceSpec d;
     d.file = file;
@@ -405,6 +425,8 @@ std::vector<std::string> list_config_names(std::string_view subdir) {
     return names;
 }
 
-std::vector<std::string> list_devices() { return list_config_names("devices"); }
+std::vector<std::string> list_devices() {
+    return list_config_names("devices");
+}
 
 }  // namespace dssim::devices

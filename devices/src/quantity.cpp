@@ -9,17 +9,21 @@ namespace dssim::devices {
 
 std::string_view confidence_name(Confidence c) {
     switch (c) {
-        case Confidence::Primary: return "primary";
-        case Confidence::Secondary: return "secondary";
-        case Confidence::Derived: return "derived";
-        case Confidence::Unknown: return "unknown";
+        case Confidence::Primary:
+            return "primary";
+        case Confidence::Secondary:
+            return "secondary";
+        case Confidence::Derived:
+            return "derived";
+        case Confidence::Unknown:
+            return "unknown";
     }
     return "unknown";
 }
 
 std::optional<Confidence> parse_confidence(std::string_view name) {
-    for (Confidence c : {Confidence::Primary, Confidence::Secondary, Confidence::Derived,
-                         Confidence::Unknown}) {
+    for (Confidence c :
+         {Confidence::Primary, Confidence::Secondary, Confidence::Derived, Confidence::Unknown}) {
         if (confidence_name(c) == name) {
             return c;
         }
@@ -99,8 +103,8 @@ Quantity parse_quantity(JsonFields& parent,
             f.fail("value", "must be positive (got " + f.json().at("value").dump() + ")");
         }
         if (expected_unit == "count" && v != std::floor(v)) {
-            f.fail("value", "a count must be a whole number (got " +
-                                f.json().at("value").dump() + ")");
+            f.fail("value",
+                   "a count must be a whole number (got " + f.json().at("value").dump() + ")");
         }
         q.value = v;
     } else {

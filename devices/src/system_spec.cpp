@@ -39,8 +39,8 @@ SystemSpec parse_system(const Json& json, const std::string& file) {
     JsonFields root(json, file);
     std::string schema = root.string("schema");
     if (schema != kSystemSchema) {
-        root.fail("schema", "expected \"" + std::string(kSystemSchema) + "\", got \"" + schema +
-                                "\"");
+        root.fail("schema",
+                  "expected \"" + std::string(kSystemSchema) + "\", got \"" + schema + "\"");
     }
     SystemSpec s;
     s.file = file;
@@ -128,7 +128,9 @@ OrderedJson system_to_json(const SystemSpec& s) {
     return j;
 }
 
-std::vector<std::string> list_systems() { return list_config_names("systems"); }
+std::vector<std::string> list_systems() {
+    return list_config_names("systems");
+}
 
 SystemSpec single_node_system(const DeviceSpec& device) {
     SystemSpec s;

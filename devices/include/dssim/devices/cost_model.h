@@ -53,7 +53,7 @@ struct AttentionWork {
     int64_t heads = 0;
     int64_t qk_head_dim = 0;
     int64_t v_head_dim = 0;
-    double kv_bytes_per_token = 0;  // bytes of KV cache read per token of context
+    double kv_bytes_per_token = 0;      // bytes of KV cache read per token of context
     Precision dtype = Precision::BF16;  // matmul precision of the attention core
     bool causal = true;
 };
@@ -94,14 +94,14 @@ std::string_view bound_name(Bound b);
 
 // The answer: seconds plus why.
 struct OpCost {
-    double seconds = 0;           // total
-    double compute_seconds = 0;   // flops / (peak * eff)
-    double memory_seconds = 0;    // bytes / (bandwidth * eff)
-    double scale_up_seconds = 0;  // collectives: bytes over scale-up links
-    double scale_out_seconds = 0; // collectives: bytes over NICs
-    double overhead_seconds = 0;  // fixed per-kernel / per-message cost
+    double seconds = 0;            // total
+    double compute_seconds = 0;    // flops / (peak * eff)
+    double memory_seconds = 0;     // bytes / (bandwidth * eff)
+    double scale_up_seconds = 0;   // collectives: bytes over scale-up links
+    double scale_out_seconds = 0;  // collectives: bytes over NICs
+    double overhead_seconds = 0;   // fixed per-kernel / per-message cost
     double flops = 0;
-    double bytes = 0;             // memory traffic (compute ops) or bytes sent (collectives)
+    double bytes = 0;  // memory traffic (compute ops) or bytes sent (collectives)
     double compute_efficiency = 0;
     double memory_efficiency = 0;
     Bound bound = Bound::Memory;
@@ -120,7 +120,7 @@ struct GemmTiling {
 };
 
 class CostModel {
-public:
+  public:
     // `system` decides collective placement; `fp8` how FP8 layers run (Auto: native if the
     // device has FP8, else its configured fallback).
     CostModel(DeviceSpec device,
@@ -147,7 +147,7 @@ public:
     [[nodiscard]] const Calibration& calibration() const { return calibration_; }
     [[nodiscard]] Fp8Mode fp8_mode() const { return fp8_; }
 
-private:
+  private:
     // Peak ops/s for a precision; an unknown peak falls back to a same-width precision
     // (fp8<->int8, bf16<->fp16) and records that, else InputError naming the field.
     double peak_ops(Precision p, std::vector<std::string>& assumptions) const;

@@ -50,10 +50,10 @@ struct ComputeSpec {
 };
 
 struct MemorySpec {
-    Label type;         // HBM3, HBM2e, LPDDR5, GDDR6 ...
-    Quantity capacity;  // GB
-    Quantity bandwidth; // GB/s
-    Quantity latency;   // ns
+    Label type;          // HBM3, HBM2e, LPDDR5, GDDR6 ...
+    Quantity capacity;   // GB
+    Quantity bandwidth;  // GB/s
+    Quantity latency;    // ns
 };
 
 struct OnChipSpec {
@@ -62,11 +62,11 @@ struct OnChipSpec {
 };
 
 struct ScaleUpSpec {
-    Label link_type;                    // NVLink4, HCCS, UB ...
-    Quantity bandwidth_per_direction;   // GB/s per device, all links together
-    Quantity latency;                   // us
-    Label topology;                     // switch | full_mesh | two_tier
-    Quantity domain_size;               // count of devices in one scale-up domain
+    Label link_type;                   // NVLink4, HCCS, UB ...
+    Quantity bandwidth_per_direction;  // GB/s per device, all links together
+    Quantity latency;                  // us
+    Label topology;                    // switch | full_mesh | two_tier
+    Quantity domain_size;              // count of devices in one scale-up domain
 };
 
 struct ScaleOutSpec {
@@ -91,7 +91,7 @@ struct DeviceSpec {
     std::string name;          // file stem: "h800"
     std::string display_name;  // "NVIDIA H800 SXM5"
     std::string vendor;
-    std::string calibration;   // configs/calibration/<name>.json holding its efficiency curves
+    std::string calibration;  // configs/calibration/<name>.json holding its efficiency curves
     std::string description;
     std::map<std::string, std::string> sources;  // id -> citation
     std::string file;                            // where it was loaded from (errors, show)

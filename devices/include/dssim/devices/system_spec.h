@@ -16,11 +16,11 @@
 namespace dssim::devices {
 
 struct ScaleOutFabric {
-    Label type;                        // infiniband_ndr, roce, ...
-    Label topology;                    // fat_tree | multi_plane_fat_tree | none
-    Quantity nic_bandwidth_per_device; // Gb/s injected by one device into the fabric
-    Quantity latency;                  // us, one network traversal
-    Quantity tiers;                    // count of switch layers
+    Label type;                         // infiniband_ndr, roce, ...
+    Label topology;                     // fat_tree | multi_plane_fat_tree | none
+    Quantity nic_bandwidth_per_device;  // Gb/s injected by one device into the fabric
+    Quantity latency;                   // us, one network traversal
+    Quantity tiers;                     // count of switch layers
 };
 
 struct SystemSpec {

@@ -30,11 +30,13 @@ constexpr size_t kNc = 512;
 constexpr size_t kFp8Kc = kFp8Block;
 constexpr uint32_t kCanonicalNan = 0x7FC00000u;
 
-enum class Src : uint8_t { F32, BF16, E4M3 };
+// E4M3Dequant: E4M3 bytes with 128x128 block scales, widened as weight_dequant's BF16 value.
+enum class Src : uint8_t { F32, BF16, E4M3, E4M3Dequant };
 
 struct Operand {
     const void* data;
     Src type;
+    const float* block_scale = nullptr;  // E4M3Dequant only: [ceil(rows/128), ceil(K/128)]
 };
 
 const float* e4m3_table() {
@@ -86,6 +88,36 @@ void pack_panels(const T* src,
     }
 }
 
+// weight_dequant's value bf16(f32(q) * scale), rows [r0, r0 + rows), into panels like pack_panels.
+void pack_dequant(const Operand& op,
+                  size_t ld,
+                  size_t r0,
+                  size_t rows,
+                  size_t k0,
+                  size_t kc,
+                  size_t r,
+                  float* dst) {
+    const float* table = e4m3_table();
+    const auto* src = static_cast<const uint8_t*>(op.data);
+    const size_t kb = ceil_div(ld, kFp8Block);
+    for (size_t pr = 0; pr < rows; pr += r) {
+        float* d = dst + pr * kc;  // [kc, r]
+        size_t h = std::min(r, rows - pr);
+        for (size_t i = 0; i < h; ++i) {
+            const size_t row = r0 + pr + i;
+            const uint8_t* q = src + row * ld + k0;
+            const float* srow = op.block_scale + (row / kFp8Block) * kb;  // [kb]
+            for (size_t p = 0; p < kc; ++p) {
+                d[p * r + i] = numerics::round_to_bf16(table[q[p]] * srow[(k0 + p) / kFp8Block]);
+            }
+        }
+        for (size_t i = h; i < r; ++i) {
+            for (size_t p = 0; p < kc; ++p)
+                d[p * r + i] = 0.0f;
+        }
+    }
+}
+
 void pack(const Operand& op,
           size_t ld,
           size_t r0,
@@ -109,6 +141,9 @@ void pack(const Operand& op,
                         [table](uint8_t v) { return table[v]; });
             break;
         }
+        case Src::E4M3Dequant:
+            pack_dequant(op, ld, r0, rows, k0, kc, r, dst);
+            break;
     }
 }
 
@@ -340,6 +375,27 @@ void gemm_f32(const float* x, const float* w, float* y, size_t m, size_t n, size
 void gemm_bf16(
     const uint16_t* x, const uint16_t* w, uint16_t* y, size_t m, size_t n, size_t k, int threads) {
     gemm(x, DType::BF16, w, DType::BF16, y, DType::BF16, m, n, k, threads);
+}
+
+void gemm_dequant(const void* x,
+                  DType x_type,
+                  const uint8_t* wq,
+                  const float* w_scale,
+                  void* y,
+                  DType y_type,
+                  size_t m,
+                  size_t n,
+                  size_t k,
+                  int threads) {
+    Problem pb{{x, src_of(x_type, "gemm_dequant.x")},
+               {wq, Src::E4M3Dequant, w_scale},
+               m,
+               n,
+               k,
+               select_kernel(),
+               nullptr};
+    check_out(y_type, "gemm_dequant.y");
+    run(pb, y, y_type, threads);
 }
 
 void fp8_gemm(const uint8_t* xq,

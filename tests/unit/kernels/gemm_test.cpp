@@ -10,6 +10,7 @@
 #include "dssim/base/error.h"
 #include "dssim/kernels/gemm.h"
 #include "dssim/kernels/naive.h"
+#include "dssim/kernels/quant.h"
 #include "test_util.h"
 
 namespace dssim::kernels {
@@ -169,6 +170,30 @@ TEST_CASE("fp8_gemm matches its naive twin bit for bit for every promotion order
                              s.m, s.n, s.k, threads, p);
                     CHECK(same_bytes(got32, expect32));
                 }
+            }
+        }
+    }
+}
+
+TEST_CASE("gemm_dequant equals weight_dequant followed by the BF16-weight GEMM") {
+    uint64_t seed = 300;
+    for (const Shape& s : kShapes) {
+        auto x = test::random_bf16(s.m * s.k, seed++);
+        auto wq = random_e4m3(s.n * s.k, seed++);
+        auto ws = random_scales(ceil_div(s.n, kFp8Block) * ceil_div(s.k, kFp8Block), seed++);
+        std::vector<uint16_t> w(s.n * s.k);
+        naive::weight_dequant(wq.data(), ws.data(), w.data(), s.n, s.k);
+        std::vector<uint16_t> expect(s.m * s.n);
+        naive::gemm(x.data(), DType::BF16, w.data(), DType::BF16, expect.data(), DType::BF16, s.m,
+                    s.n, s.k);
+        for (SimdPath path : kPaths) {
+            PathGuard guard(path);
+            for (int threads : kThreadCounts) {
+                INFO("shape ", s.m, "x", s.n, "x", s.k, " threads ", threads);
+                std::vector<uint16_t> got(s.m * s.n);
+                gemm_dequant(x.data(), DType::BF16, wq.data(), ws.data(), got.data(), DType::BF16,
+                             s.m, s.n, s.k, threads);
+                CHECK(same_bytes(got, expect));
             }
         }
     }

@@ -48,6 +48,21 @@ inline constexpr size_t ceil_div(size_t a, size_t b) {
     return (a + b - 1) / b;
 }
 
+// The demo's default FP8 linear (gemm_impl = "bf16"): y = x . W^T with W = weight_dequant(wq,
+// w_scale), i.e. W[n,k] = bf16(f32(wq[n,k]) * w_scale[n/128, k/128]). The BF16 weight is formed
+// while packing and never materialised; the bits equal weight_dequant() followed by gemm() with
+// w_type BF16. wq [N, K] E4M3, w_scale [ceil(N/128), ceil(K/128)] FP32.
+void gemm_dequant(const void* x,  // [M, K]
+                  DType x_type,
+                  const uint8_t* wq,
+                  const float* w_scale,
+                  void* y,  // [M, N]
+                  DType y_type,
+                  size_t m,
+                  size_t n,
+                  size_t k,
+                  int threads);
+
 // How the FP32 partial dot of one 128-deep K block is promoted into the running accumulator.
 enum class Fp8Promotion : uint8_t {
     // DeepGEMM's order: acc = acc + partial * (a_s * b_s), three separate FP32 roundings

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "dssim/kernels/gemm.h"
+#include "dssim/kernels/quant.h"
 #include "dssim/numerics/formats.h"
 
 namespace {
@@ -158,6 +159,28 @@ int main(int argc, char** argv) {
                          dssim::kernels::gemm_f32(x.data(), w.data(), y_base.data(), n, n, n,
                                                   threads);
                          dssim::kernels::set_simd_path(old);
+                     },
+                     {}});
+    // FP8 paths of the runtime: the demo's default (E4M3 weight dequantised to BF16 while
+    // packing, BF16 activations) and the block-scaled FP8 GEMM (act_quant'ed activations).
+    std::vector<uint8_t> xq(n * n), wq(n * n);
+    std::vector<float> xs(n * dssim::kernels::ceil_div(n, 128));
+    std::vector<float> ws(dssim::kernels::ceil_div(n, 128) * dssim::kernels::ceil_div(n, 128),
+                          1.0f / 448.0f);
+    dssim::kernels::act_quant(x.data(), xq.data(), xs.data(), n, n,
+                              dssim::kernels::ScaleFormat::F32, threads);
+    for (size_t i = 0; i < n * n; ++i)
+        wq[i] = dssim::numerics::e4m3_from_f32(w[i] * 448.0f);
+    cands.push_back({"dssim gemm_dequant bf16 x e4m3",
+                     [&] {
+                         dssim::kernels::gemm_dequant(xb.data(), DType::BF16, wq.data(), ws.data(),
+                                                      yb.data(), DType::BF16, n, n, n, threads);
+                     },
+                     {}});
+    cands.push_back({"dssim fp8_gemm e4m3 x e4m3 -> bf16",
+                     [&] {
+                         dssim::kernels::fp8_gemm(xq.data(), xs.data(), wq.data(), ws.data(),
+                                                  yb.data(), DType::BF16, n, n, n, threads);
                      },
                      {}});
     run_interleaved(cands, reps);

@@ -154,16 +154,35 @@ struct Fp8Scales {
     Fp8Promotion promotion;
 };
 
-inline float promote(float acc, float partial, float a_s, float b_s, Fp8Promotion promotion) {
-    switch (promotion) {
-        case Fp8Promotion::ScaleProductFirst:
-            return acc + partial * (a_s * b_s);
-        case Fp8Promotion::ScaleProductFirstFma:
-            return std::fma(a_s * b_s, partial, acc);
-        case Fp8Promotion::TritonSequential:
-            return acc + (partial * a_s) * b_s;
+// Promotes an mh x nw partial tile (leading dimension nr) into c (leading dimension ldc):
+// the per-element formulas of Fp8Promotion, with the choice hoisted out of the loops.
+template <Fp8Promotion P>
+void promote_tile(const float* tile,
+                  size_t nr,
+                  float* c,
+                  size_t ldc,
+                  size_t mh,
+                  size_t nw,
+                  const float* a_s,  // [mh], stride a_stride
+                  size_t a_stride,
+                  float b_s,
+                  bool accumulate) {
+    for (size_t i = 0; i < mh; ++i) {
+        const float as = a_s[i * a_stride];
+        const float ab = as * b_s;
+        float* ci = c + i * ldc;
+        const float* ti = tile + i * nr;
+        for (size_t j = 0; j < nw; ++j) {
+            const float acc = accumulate ? ci[j] : 0.0f;
+            if constexpr (P == Fp8Promotion::ScaleProductFirst) {
+                ci[j] = acc + ti[j] * ab;
+            } else if constexpr (P == Fp8Promotion::ScaleProductFirstFma) {
+                ci[j] = std::fma(ab, ti[j], acc);
+            } else {
+                ci[j] = acc + (ti[j] * as) * b_s;
+            }
+        }
     }
-    return acc;
 }
 
 struct Problem {
@@ -221,13 +240,20 @@ void compute_block(const Problem& pb,
                         const Fp8Scales& f = *pb.fp8;
                         const size_t blk = pc / kFp8Block;
                         const float b_s = f.b_scale[((n0 + jr) / kFp8Block) * f.kb + blk];
-                        for (size_t i = 0; i < mh; ++i) {
-                            const float a_s = f.a_scale[(ic + ir + i) * f.kb + blk];
-                            for (size_t j = 0; j < nw; ++j) {
-                                float acc = accumulate ? ct[i * ldc + j] : 0.0f;
-                                ct[i * ldc + j] =
-                                    promote(acc, tile[i * nr + j], a_s, b_s, f.promotion);
-                            }
+                        const float* a_s = f.a_scale + (ic + ir) * f.kb + blk;
+                        switch (f.promotion) {
+                            case Fp8Promotion::ScaleProductFirst:
+                                promote_tile<Fp8Promotion::ScaleProductFirst>(
+                                    tile, nr, ct, ldc, mh, nw, a_s, f.kb, b_s, accumulate);
+                                break;
+                            case Fp8Promotion::ScaleProductFirstFma:
+                                promote_tile<Fp8Promotion::ScaleProductFirstFma>(
+                                    tile, nr, ct, ldc, mh, nw, a_s, f.kb, b_s, accumulate);
+                                break;
+                            case Fp8Promotion::TritonSequential:
+                                promote_tile<Fp8Promotion::TritonSequential>(
+                                    tile, nr, ct, ldc, mh, nw, a_s, f.kb, b_s, accumulate);
+                                break;
                         }
                     } else if (mh == mr && nw == nr) {
                         pb.mk.fn(kc, ap, bp, ct, ldc, accumulate);

@@ -112,6 +112,23 @@ TEST_CASE("gemm computes exact small-integer products and canonicalises NaN") {
     CHECK(yn[1] == INFINITY);
 }
 
+TEST_CASE("gemm BF16 output rounds like numerics::bf16_from_f32 at ties, overflow, subnormals") {
+    // y[0, n] = 1 * w[n, 0]: the output is the BF16 rounding of each special value.
+    const uint32_t specials[] = {0x3F808000u, 0x3F818000u, 0x3F80FFFFu, 0x7F7F7FFFu,
+                                 0x7F7F8000u, 0x7F7FFFFFu, 0xFF7F8000u, 0x00008000u,
+                                 0x00018000u, 0x80000001u, 0x7F800000u, 0x00000000u};
+    std::vector<float> w;
+    for (uint32_t b : specials)
+        w.push_back(std::bit_cast<float>(b));
+    const float one = 1.0f;
+    std::vector<uint16_t> y(w.size());
+    gemm(&one, DType::F32, w.data(), DType::F32, y.data(), DType::BF16, 1, w.size(), 1, 1);
+    for (size_t i = 0; i < w.size(); ++i) {
+        INFO("case ", i);
+        CHECK(y[i] == numerics::bf16_from_f32(w[i]));
+    }
+}
+
 TEST_CASE("gemm rejects unsupported dtypes") {
     float a = 1, b = 1, c = 0;
     CHECK_THROWS_AS(gemm(&a, DType::F8E4M3, &b, DType::F32, &c, DType::F32, 1, 1, 1, 1),

@@ -71,7 +71,7 @@ struct GenerateResult {
 // A checkpoint opened for execution. Weights stay memory-mapped; FP8 weights are dequantised
 // block by block while a GEMM runs (never the whole model at once).
 class Runtime {
-public:
+  public:
     // `checkpoint`: a directory with config.json and safetensors (HF layout). Throws
     // InputError for a bad checkpoint (missing/mis-shaped tensors are reported when first
     // needed, naming the tensor) or bad options.
@@ -93,8 +93,9 @@ public:
                             const GenerateOptions& options,
                             TensorSink* sink = nullptr);
 
-private:
-    struct Impl;
+    struct Impl;  // opaque (declared public so the implementation's helpers can name it)
+
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

@@ -27,7 +27,9 @@ void rms_norm(const uint16_t* x,
               float eps,
               int threads,
               RmsNormVariant variant = RmsNormVariant::Torch24);
-// FP32 input (e.g. an FP32 residual sum), same arithmetic and rounding points.
+// FP32 input (e.g. an FP32 residual sum), same arithmetic and rounding points: Torch24 still
+// rounds x*rrms to BF16 before the weight. V3.2's FP32 norm ((weight * x).to(bf16)) is
+// Fp32Weight.
 void rms_norm(const float* x,
               const uint16_t* weight,
               uint16_t* y,

@@ -199,5 +199,43 @@ int main(int argc, char** argv) {
         std::memcmp(y_ours.data(), y_base.data(), n * n * sizeof(float)) == 0 ? "yes" : "NO");
     std::printf("ratio dssim f32 / OpenBLAS (best): %.3f\n",
                 (flops / timing_of(cands[1]).best_s * 1e-9) / blas_best);
+
+    // Decode shape: one token through a dense-MLP w1 of DeepSeek-V3 (N = 18432, K = 7168). This
+    // is weight streaming; report the time and the weight bytes per second.
+    {
+        const size_t dn = 18432, dk = 7168;
+        std::vector<uint16_t> dx = std::vector<uint16_t>(xb.begin(), xb.begin() + dk);
+        std::vector<uint16_t> dw(dn * dk);
+        std::vector<uint8_t> dq(dn * dk);
+        for (size_t i = 0; i < dn * dk; ++i) {
+            dw[i] = xb[i % xb.size()];
+            dq[i] = wq[i % wq.size()];
+        }
+        std::vector<float> dscale(
+            dssim::kernels::ceil_div(dn, 128) * dssim::kernels::ceil_div(dk, 128), 1.0f / 448.0f);
+        std::vector<uint16_t> dy(dn);
+        std::vector<Candidate> dec;
+        dec.push_back({"decode gemm bf16 weight",
+                       [&] {
+                           dssim::kernels::gemm(dx.data(), DType::BF16, dw.data(), DType::BF16,
+                                                dy.data(), DType::BF16, 1, dn, dk, threads);
+                       },
+                       {}});
+        dec.push_back({"decode gemm_dequant e4m3 weight",
+                       [&] {
+                           dssim::kernels::gemm_dequant(dx.data(), DType::BF16, dq.data(),
+                                                        dscale.data(), dy.data(), DType::BF16, 1,
+                                                        dn, dk, threads);
+                       },
+                       {}});
+        run_interleaved(dec, std::max(3, reps / 2));
+        std::printf("\ndecode, M = 1, N = %zu, K = %zu:\n", dn, dk);
+        const double bytes[] = {2.0 * dn * dk, 1.0 * dn * dk};
+        for (size_t i = 0; i < dec.size(); ++i) {
+            Timing t = timing_of(dec[i]);
+            std::printf("%-34s best %8.2f ms  (%.2f GB/s of weights)\n", dec[i].name,
+                        t.best_s * 1e3, bytes[i] / t.best_s * 1e-9);
+        }
+    }
     return 0;
 }

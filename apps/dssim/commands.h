@@ -14,6 +14,8 @@ struct ExitWith {
 };
 
 void add_numerics_command(CLI::App& app);
+void add_check_command(CLI::App& app);
+void add_golden_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_graph_command(CLI::App& app);
 void add_devices_command(CLI::App& app);

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
     app.fallthrough(false);
 
     dssim::cli::add_numerics_command(app);
+    dssim::cli::add_check_command(app);
+    dssim::cli::add_golden_command(app);
     dssim::cli::add_run_command(app);
     dssim::cli::add_graph_command(app);
     dssim::cli::add_devices_command(app);

@@ -61,6 +61,36 @@ struct AlignedFloats {
     float* data;
 };
 
+// pack_panels for a compile-time panel height R.
+template <size_t R, typename T, typename Conv>
+void pack_panels_fixed(
+    const T* src, size_t ld, size_t r0, size_t rows, size_t k0, size_t kc, float* dst, Conv conv) {
+    for (size_t pr = 0; pr < rows; pr += R) {
+        float* d = dst + pr * kc;  // [kc, R]
+        const size_t h = std::min(R, rows - pr);
+        if (h == R) {
+            // Full panel: walk k in the outer loop so every store fills one contiguous row of R.
+            const T* row[R];
+            for (size_t i = 0; i < R; ++i)
+                row[i] = src + (r0 + pr + i) * ld + k0;
+            for (size_t p = 0; p < kc; ++p) {
+                for (size_t i = 0; i < R; ++i)
+                    d[p * R + i] = conv(row[i][p]);
+            }
+            continue;
+        }
+        for (size_t i = 0; i < h; ++i) {
+            const T* row = src + (r0 + pr + i) * ld + k0;
+            for (size_t p = 0; p < kc; ++p)
+                d[p * R + i] = conv(row[p]);
+        }
+        for (size_t i = h; i < R; ++i) {
+            for (size_t p = 0; p < kc; ++p)
+                d[p * R + i] = 0.0f;
+        }
+    }
+}
+
 // Packs rows [r0, r0 + rows) x columns [k0, k0 + kc) of a row-major [*, ld] matrix into panels
 // of `r` rows: dst[panel][p][i] = src[r0 + panel*r + i][k0 + p]. Rows past the end are zero.
 template <typename T, typename Conv>
@@ -73,6 +103,16 @@ void pack_panels(const T* src,
                  size_t r,
                  float* dst,
                  Conv conv) {
+    switch (r) {
+        case 4:
+            return pack_panels_fixed<4>(src, ld, r0, rows, k0, kc, dst, conv);
+        case 8:
+            return pack_panels_fixed<8>(src, ld, r0, rows, k0, kc, dst, conv);
+        case 16:
+            return pack_panels_fixed<16>(src, ld, r0, rows, k0, kc, dst, conv);
+        default:
+            break;
+    }
     for (size_t pr = 0; pr < rows; pr += r) {
         float* d = dst + pr * kc;  // [kc, r]
         size_t h = std::min(r, rows - pr);
@@ -117,6 +157,22 @@ void pack_dequant(const Operand& op,
     for (size_t pr = 0; pr < rows; pr += r) {
         float* d = dst + pr * kc;  // [kc, r]
         size_t h = std::min(r, rows - pr);
+        if (h == r && r <= 16) {
+            // Full panel, k outer: contiguous stores (see pack_panels_fixed).
+            const uint8_t* q[16];
+            const float* srow[16];
+            for (size_t i = 0; i < r; ++i) {
+                q[i] = src + (r0 + pr + i) * ld + k0;
+                srow[i] = op.block_scale + ((r0 + pr + i) / kFp8Block) * kb;
+            }
+            for (size_t p = 0; p < kc; ++p) {
+                const size_t blk = (k0 + p) / kFp8Block;
+                for (size_t i = 0; i < r; ++i) {
+                    d[p * r + i] = round_bf16(table[q[i][p]] * srow[i][blk]);
+                }
+            }
+            continue;
+        }
         for (size_t i = 0; i < h; ++i) {
             const size_t row = r0 + pr + i;
             const uint8_t* q = src + row * ld + k0;

@@ -97,7 +97,7 @@ CalibratedValue parse_value(JsonFields& parent,
                             std::string_view key,
                             std::string_view unit,
                             const Json& sources,
-                            double min_exclusive,
+                            bool zero_allowed,
                             double max_inclusive) {
     JsonFields f = parent.object(key);
     CalibratedValue v;
@@ -110,8 +110,11 @@ CalibratedValue parse_value(JsonFields& parent,
                            std::string(unit) + "\")");
     }
     v.value = f.number("value");
-    if (!(v.value > min_exclusive) || !(v.value <= max_inclusive)) {
-        f.fail("value", "out of range (got " + f.json().at("value").dump() + ")");
+    bool low_ok = zero_allowed ? v.value >= 0.0 : v.value > 0.0;
+    if (!low_ok || !(v.value <= max_inclusive)) {
+        f.fail("value", std::string(zero_allowed ? "must be in [0, " : "must be in (0, ") +
+                            std::to_string(max_inclusive) + "] (got " +
+                            f.json().at("value").dump() + ")");
     }
     v.source = f.string("source");
     check_source(f, v.source, sources);
@@ -184,7 +187,7 @@ OpCalibration parse_op(JsonFields& root, std::string_view key, const Json& sourc
     OpCalibration op;
     op.compute = parse_efficiency(f, "compute_efficiency", sources);
     op.memory = parse_efficiency(f, "memory_efficiency", sources);
-    op.overhead = parse_value(f, "overhead", "us", sources, -1e-300, 1e6);
+    op.overhead = parse_value(f, "overhead", "us", sources, true, 1e6);
     f.reject_unknown();
     return op;
 }
@@ -250,10 +253,10 @@ Calibration parse_calibration(const Json& json, const std::string& file) {
     c.gemm = parse_op(root, "gemm", sources);
     {
         JsonFields t = root.object("gemm_tiling");
-        c.gemm_tiling.k_tile = parse_value(t, "k_tile", "elements", sources, 0.0, 1e6);
-        c.gemm_tiling.granule = parse_value(t, "granule", "elements", sources, 0.0, 1e6);
+        c.gemm_tiling.k_tile = parse_value(t, "k_tile", "elements", sources, false, 1e6);
+        c.gemm_tiling.granule = parse_value(t, "granule", "elements", sources, false, 1e6);
         c.gemm_tiling.usable_fraction =
-            parse_value(t, "usable_fraction", "fraction", sources, 0.0, 1.0);
+            parse_value(t, "usable_fraction", "fraction", sources, false, 1.0);
         t.reject_unknown();
     }
     c.attention_decode = parse_op(root, "attention_decode", sources);
@@ -262,16 +265,16 @@ Calibration parse_calibration(const Json& json, const std::string& file) {
     {
         JsonFields col = root.object("collective");
         c.collective.scale_up_efficiency =
-            parse_value(col, "scale_up_efficiency", "fraction", sources, 0.0, 1.0);
+            parse_value(col, "scale_up_efficiency", "fraction", sources, false, 1.0);
         c.collective.scale_out_efficiency =
-            parse_value(col, "scale_out_efficiency", "fraction", sources, 0.0, 1.0);
-        c.collective.overhead = parse_value(col, "overhead", "us", sources, -1e-300, 1e6);
+            parse_value(col, "scale_out_efficiency", "fraction", sources, false, 1.0);
+        c.collective.overhead = parse_value(col, "overhead", "us", sources, true, 1e6);
         col.reject_unknown();
     }
     {
         JsonFields a = root.object("assumptions");
-        c.assumptions.onchip_buffer = parse_value(a, "onchip_buffer", "MB", sources, 0.0, 1e6);
-        c.assumptions.nic_bandwidth = parse_value(a, "nic_bandwidth", "Gb/s", sources, 0.0, 1e6);
+        c.assumptions.onchip_buffer = parse_value(a, "onchip_buffer", "MB", sources, false, 1e6);
+        c.assumptions.nic_bandwidth = parse_value(a, "nic_bandwidth", "Gb/s", sources, false, 1e6);
         JsonFields topo = a.object("unknown_topology");
         c.assumptions.unknown_topology = topo.string("value");
         if (!parse_topology(c.assumptions.unknown_topology)) {

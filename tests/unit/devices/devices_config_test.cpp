@@ -193,3 +193,38 @@ TEST_CASE("what-if edits mark the figure as derived and keep the rest") {
     expect_input_error([&] { (void)h800.scaled("memory.bandwidth", -1.0); }, {"positive"});
     CHECK(h800.quantity_fields().size() == 17);
 }
+
+TEST_CASE("calibration schema errors name the file and the field") {
+    fs::path path = dssim::config_dir() / "calibration/nvidia-hopper.json";
+    dssim::Json base = dssim::load_json_file(path);
+    {
+        dssim::Json j = base;
+        j["gemm"]["compute_efficiency"][0]["points"][0][1] = 1.5;
+        expect_input_error([&] { (void)dev::parse_calibration(j, "c.json"); },
+                           {"c.json", "gemm.compute_efficiency[0].points[0]", "(0, 1]"});
+    }
+    {
+        dssim::Json j = base;
+        j["gemm"]["compute_efficiency"][0]["axis"] = "temperature";
+        expect_input_error([&] { (void)dev::parse_calibration(j, "c.json"); },
+                           {"c.json", "gemm.compute_efficiency[0].axis", "temperature"});
+    }
+    {
+        dssim::Json j = base;
+        j["collective"]["overhead"]["value"] = -1;
+        expect_input_error([&] { (void)dev::parse_calibration(j, "c.json"); },
+                           {"c.json", "collective.overhead.value", "[0,"});
+    }
+    {
+        dssim::Json j = base;
+        j["elementwise"]["memory_efficiency"][0]["source"] = "folklore";
+        expect_input_error([&] { (void)dev::parse_calibration(j, "c.json"); },
+                           {"c.json", "elementwise.memory_efficiency[0].source", "folklore"});
+    }
+    {
+        dssim::Json j = base;
+        j["gemm"]["memory_efficiency"][0]["points"] = dssim::Json::parse("[[2, 0.5], [1, 0.6]]");
+        expect_input_error([&] { (void)dev::parse_calibration(j, "c.json"); },
+                           {"c.json", "points[1]", "increase"});
+    }
+}

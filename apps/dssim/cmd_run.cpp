@@ -30,6 +30,7 @@ struct RunArgs {
     bool mtp = false;
     int64_t max_seq_len = 16384;
     bool json = false;
+    std::string stream = "auto";
 };
 
 // "1,2,3" (spaces allowed around commas) -> ids. `where` names the source in errors.
@@ -84,6 +85,13 @@ void run(const RunArgs& a) {
     if (a.threads < 0) throw InputError("--threads: must be >= 1 (0: all hardware threads)");
     ro.threads = a.threads == 0 ? hardware_threads() : a.threads;
     ro.max_seq_len = a.max_seq_len;
+    if (a.stream == "on") {
+        ro.stream_weights = true;
+    } else if (a.stream == "off") {
+        ro.stream_weights = false;
+    } else if (a.stream != "auto") {
+        throw InputError("--stream: expected auto, on or off, got '" + a.stream + "'");
+    }
 
     std::vector<std::vector<int64_t>> prompts;
     for (const auto& t : a.tokens)
@@ -207,6 +215,11 @@ void add_run_command(CLI::App& app) {
     cmd->add_option("--max-seq-len", args->max_seq_len,
                     "The demo's max_seq_len: longest sequence, and YaRN/mscale are active when it "
                     "exceeds original_max_position_embeddings")
+        ->capture_default_str();
+    cmd->add_option("--stream", args->stream,
+                    "Weight streaming: on drops each weight's pages after use so the resident set "
+                    "stays near one op's weights (for checkpoints larger than memory); auto: on "
+                    "when the checkpoint exceeds half the physical memory")
         ->capture_default_str();
     cmd->add_flag("--json", args->json, "Print one JSON document instead of text");
     cmd->callback([args] { run(*args); });

@@ -4,6 +4,8 @@
 // the KV cache live here; docs/reference-runtime.md explains the design.
 #include "dssim/reference/runtime.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -132,6 +134,12 @@ struct Runtime::Impl {
         if (opt.threads < 1) throw_input_error("", "--threads", "must be >= 1");
         if (opt.max_seq_len < 1) throw_input_error("", "--max-seq-len", "must be >= 1");
         weights = std::make_unique<detail::WeightStore>(cfg, ckpt);
+        uint64_t bytes = 0;
+        for (const auto& shard : ckpt.shards())
+            bytes += shard->file_size();
+        const auto phys = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
+                          static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+        weights->set_streaming(opt.stream_weights.value_or(bytes > phys / 2));
         kernels::RopeConfig rc = rope_config();
         freqs = kernels::rope_frequencies(rc);
         softmax_scale = static_cast<float>(kernels::attention_softmax_scale(
@@ -851,6 +859,9 @@ const RuntimeOptions& Runtime::options() const {
 }
 models::ScaleFmt Runtime::scale_fmt() const {
     return impl_->scale_fmt;
+}
+bool Runtime::streaming() const {
+    return impl_->weights->streaming();
 }
 
 GenerateResult Runtime::generate(const std::vector<std::vector<int64_t>>& prompts,

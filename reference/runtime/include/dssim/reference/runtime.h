@@ -35,6 +35,10 @@ struct RuntimeOptions {
     // frequencies and the softmax mscale (active iff > original_max_position_embeddings).
     int64_t max_seq_len = 16384;
     int threads = 1;  // results are identical for any value
+    // Streaming: after each weight is used its mapped pages are dropped from the process
+    // (madvise DONTNEED; the page cache keeps them), so the resident set holds about one op's
+    // weights. nullopt: on when the checkpoint is larger than half the physical memory.
+    std::optional<bool> stream_weights;
 };
 
 struct GenerateOptions {
@@ -84,6 +88,8 @@ class Runtime {
     [[nodiscard]] const RuntimeOptions& options() const;
     // The activation scale format actually used in Fp8 mode.
     [[nodiscard]] models::ScaleFmt scale_fmt() const;
+    // Whether weights are streamed (RuntimeOptions::stream_weights after the automatic choice).
+    [[nodiscard]] bool streaming() const;
 
     // Prefills every prompt (all positions, in one step), then decodes max_new_tokens tokens
     // per sequence. Tokens outside [0, vocab) or a sequence longer than max_seq_len throw

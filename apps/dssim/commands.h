@@ -17,6 +17,7 @@ void add_numerics_command(CLI::App& app);
 void add_check_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_checkpoint_command(CLI::App& app);
 void add_graph_command(CLI::App& app);
 void add_devices_command(CLI::App& app);
 

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     dssim::cli::add_check_command(app);
     dssim::cli::add_golden_command(app);
     dssim::cli::add_run_command(app);
+    dssim::cli::add_checkpoint_command(app);
     dssim::cli::add_graph_command(app);
     dssim::cli::add_devices_command(app);
 

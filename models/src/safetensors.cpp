@@ -515,13 +515,15 @@ uint64_t TensorToWrite::num_bytes() const {
 
 std::string safetensors_header_json(const std::vector<const TensorToWrite*>& tensors,
                                     const std::map<std::string, std::string>& metadata) {
-    OrderedJson j = OrderedJson::object();
+    // Built by concatenation: an ordered JSON object looks keys up linearly, which is quadratic
+    // for the thousands of tensors of a shard.
+    std::string text = "{";
     if (!metadata.empty()) {
-        OrderedJson m = OrderedJson::object();
+        Json m = Json::object();
         for (const auto& [k, v] : metadata) {
             m[k] = v;
         }
-        j["__metadata__"] = m;
+        text += "\"__metadata__\":" + m.dump();
     }
     uint64_t offset = 0;
     for (const TensorToWrite* t : tensors) {
@@ -530,10 +532,13 @@ std::string safetensors_header_json(const std::vector<const TensorToWrite*>& ten
         e["shape"] = t->shape;
         uint64_t end = offset + t->num_bytes();
         e["data_offsets"] = OrderedJson::array({offset, end});
-        j[t->name] = e;
+        if (text.size() > 1) {
+            text += ",";
+        }
+        text += Json(t->name).dump() + ":" + e.dump();
         offset = end;
     }
-    std::string text = j.dump();
+    text += "}";
     text.append((8 - text.size() % 8) % 8, ' ');
     return text;
 }
@@ -618,18 +623,15 @@ void write_sharded_checkpoint(const std::filesystem::path& dir,
                                on_bytes);
         total += plan.bytes;
     }
-    OrderedJson index;
-    OrderedJson meta = OrderedJson::object();
-    meta["total_size"] = total;
+    // std::map-backed JSON: every object's keys are written sorted.
+    Json index;
+    Json meta = Json::object();
     for (const auto& [k, v] : index_metadata) {
         meta[k] = v;
     }
+    meta["total_size"] = total;
     index["metadata"] = meta;
-    OrderedJson wm = OrderedJson::object();
-    for (const auto& [name, file] : weight_map) {  // sorted by tensor name
-        wm[name] = file;
-    }
-    index["weight_map"] = wm;
+    index["weight_map"] = weight_map;
     write_file_atomic(dir / "model.safetensors.index.json", index.dump(2) + "\n");
 }
 

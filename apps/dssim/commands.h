@@ -20,5 +20,6 @@ void add_run_command(CLI::App& app);
 void add_checkpoint_command(CLI::App& app);
 void add_graph_command(CLI::App& app);
 void add_devices_command(CLI::App& app);
+void add_simulate_command(CLI::App& app);
 
 }  // namespace dssim::cli

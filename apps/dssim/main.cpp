@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     dssim::cli::add_checkpoint_command(app);
     dssim::cli::add_graph_command(app);
     dssim::cli::add_devices_command(app);
+    dssim::cli::add_simulate_command(app);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,204 @@
+// `dssim simulate`: one prefill or decode step of a DeepSeek model on a device (or a system
+// of devices) under a parallel deployment, on the SystemC simulator (sim/, docs/simulator.md).
+// Prints step time, throughput, TTFT/TPOT, MFU, HBM use, exposed communication, memory per
+// device and whether it fits; --trace writes a Perfetto/chrome://tracing timeline.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "dssim/base/error.h"
+#include "dssim/models/model_config.h"
+#include "dssim/sim.h"
+
+namespace dssim::cli {
+namespace {
+
+struct SimulateOptions {
+    std::string model;
+    std::string device;
+    std::string system;
+    std::string phase = "decode";
+    int64_t devices = 1;
+    int64_t tp = 1;
+    int64_t ep = 1;
+    int64_t dp = 0;
+    int64_t redundant = 0;
+    int64_t batch = 1;
+    int64_t input_len = 4096;
+    int64_t context = -1;
+    bool mtp = false;
+    double mtp_acceptance = 0.85;
+    int micro_batches = 2;
+    std::string mode = "symmetric";
+    std::string fp8 = "auto";
+    std::string attention;
+    std::string gemm = "fp8";
+    bool json = false;
+    std::string trace;
+};
+
+void print_text(const sim::SimResult& r) {
+    const bool prefill = r.workload.phase == models::Phase::Prefill;
+    std::printf("%s on %s (%s), %s, %s mode\n", r.model.c_str(), r.device.c_str(), r.system.c_str(),
+                std::string(models::phase_name(r.workload.phase)).c_str(),
+                std::string(sim::mode_name(r.mode)).c_str());
+    std::printf(
+        "deployment: %lld devices, tp %lld, ep %lld, dp %lld, %d micro-batch(es); batch %lld per "
+        "device",
+        static_cast<long long>(r.deployment.devices), static_cast<long long>(r.deployment.tp),
+        static_cast<long long>(r.deployment.ep), static_cast<long long>(r.deployment.dp),
+        r.deployment.micro_batches, static_cast<long long>(r.workload.batch));
+    if (prefill) std::printf(", input %lld", static_cast<long long>(r.workload.input_len));
+    std::printf(", context %lld%s\n\n", static_cast<long long>(r.workload.context),
+                r.workload.mtp ? ", MTP" : "");
+    std::printf("  step time              %12.4f ms\n", r.step_time_ms);
+    if (r.ttft_ms) std::printf("  TTFT                   %12.4f ms\n", *r.ttft_ms);
+    if (r.tpot_ms) std::printf("  TPOT                   %12.4f ms\n", *r.tpot_ms);
+    std::printf("  %s tokens/s       %12.1f (all devices)\n", prefill ? "input " : "output",
+                r.tokens_per_s);
+    std::printf("  tokens/s per device    %12.1f\n", r.tokens_per_s_per_device);
+    std::printf("  MFU                    %12.4f\n", r.mfu);
+    std::printf("  HBM bandwidth used     %12.4f\n", r.hbm_bandwidth_utilization);
+    std::printf("  exposed communication  %12.4f ms\n", r.exposed_comm_ms);
+    std::printf(
+        "  memory per device      %12.2f GB (weights %.2f, KV cache %.2f, activations "
+        "%.2f; capacity %.2f)\n",
+        r.memory.total() / 1e9, r.memory.weights / 1e9, r.memory.kv_cache / 1e9,
+        r.memory.activations / 1e9, r.memory.capacity / 1e9);
+    std::printf("  fits                   %12s\n", r.fits ? "yes" : "NO");
+    std::printf("\ntime by op kind (device %lld, both streams)\n",
+                static_cast<long long>(r.reported_device));
+    for (const auto& k : r.by_kind)
+        std::printf("  %-22s %12.4f ms\n", k.name.c_str(), k.ms);
+    std::printf("time by resource\n");
+    for (const auto& k : r.by_resource)
+        std::printf("  %-22s %12.4f ms\n", k.name.c_str(), k.ms);
+    if (!r.assumptions.empty()) {
+        std::printf("assumptions (unknown figures)\n");
+        for (const auto& a : r.assumptions)
+            std::printf("  - %s\n", a.c_str());
+    }
+}
+
+void run_simulate(const SimulateOptions& o) {
+    models::ModelConfig model = models::resolve_model_config(o.model);
+    auto fp8 = devices::parse_fp8_mode(o.fp8);
+    if (!fp8)
+        throw_input_error("", "--fp8", "unknown mode '" + o.fp8 + "' (auto, native, int8, bf16)");
+    sim::Hardware hw = sim::load_hardware(o.device, o.system, *fp8);
+
+    sim::Workload wl;
+    if (o.phase == "prefill") {
+        wl.phase = models::Phase::Prefill;
+    } else if (o.phase == "decode") {
+        wl.phase = models::Phase::Decode;
+    } else {
+        throw_input_error("", "--phase", "unknown phase '" + o.phase + "' (prefill or decode)");
+    }
+    const bool prefill = wl.phase == models::Phase::Prefill;
+    wl.batch = o.batch;
+    wl.input_len = o.input_len;
+    // Decode attends to the prompt unless --context says otherwise; prefill has no prefix.
+    wl.context = o.context >= 0 ? o.context : (prefill ? 0 : o.input_len);
+    wl.mtp = o.mtp;
+    wl.mtp_acceptance = o.mtp_acceptance;
+    const std::string attention =
+        o.attention.empty() ? (prefill ? "naive" : "absorbed") : o.attention;
+    if (attention == "naive") {
+        wl.attention = models::AttentionMode::Naive;
+    } else if (attention == "absorbed") {
+        wl.attention = models::AttentionMode::Absorbed;
+    } else {
+        throw_input_error("", "--attention",
+                          "unknown mode '" + attention + "' (naive or absorbed)");
+    }
+    if (o.gemm == "fp8") {
+        wl.gemm = models::GemmMode::Fp8;
+    } else if (o.gemm == "bf16") {
+        wl.gemm = models::GemmMode::Bf16;
+    } else {
+        throw_input_error("", "--gemm", "unknown mode '" + o.gemm + "' (fp8 or bf16)");
+    }
+
+    sim::Deployment dep;
+    dep.devices = o.devices;
+    dep.tp = o.tp;
+    dep.ep = o.ep;
+    dep.dp = o.dp;
+    dep.redundant_experts = o.redundant;
+    dep.micro_batches = o.micro_batches;
+
+    sim::SimOptions opt;
+    if (o.mode == "symmetric") {
+        opt.mode = sim::Mode::Symmetric;
+    } else if (o.mode == "full") {
+        opt.mode = sim::Mode::Full;
+    } else {
+        throw_input_error("", "--mode", "unknown mode '" + o.mode + "' (symmetric or full)");
+    }
+    opt.trace = !o.trace.empty();
+
+    const sim::SimResult r = sim::simulate(model, hw, dep, wl, opt);
+    if (!o.trace.empty()) sim::write_trace(r, o.trace);
+    if (o.json) {
+        std::printf("%s\n", sim::result_to_json(r).dump(2).c_str());
+    } else {
+        print_text(r);
+    }
+    if (!r.fits) std::fprintf(stderr, "dssim simulate: %s\n", r.fit_message.c_str());
+}
+
+}  // namespace
+
+void add_simulate_command(CLI::App& app) {
+    auto opt = std::make_shared<SimulateOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "simulate",
+        "Simulate one prefill or decode step of a model on devices (SystemC; docs/simulator.md)");
+    cmd->add_option("--model", opt->model,
+                    "Model: built-in name (deepseek-v3, ...) or a config.json path")
+        ->required();
+    cmd->add_option("--device", opt->device,
+                    "Device: built-in name (h800, ascend-910c, ...) or a device JSON path; "
+                    "optional with --system (its device)");
+    cmd->add_option("--system", opt->system,
+                    "System: node/supernode/cluster config (hgx-h800-8, h800-cluster-2048, ...). "
+                    "Default: the device's own scale-up domain, repeated over a NIC fabric");
+    cmd->add_option("--phase", opt->phase, "prefill or decode (default decode)");
+    cmd->add_option("--devices", opt->devices, "Devices in the deployment (default 1)");
+    cmd->add_option("--tp", opt->tp, "Tensor-parallel degree of attention and dense layers");
+    cmd->add_option("--ep", opt->ep, "Expert-parallel degree of the routed experts");
+    cmd->add_option("--dp", opt->dp, "Data-parallel degree of attention (default devices / tp)");
+    cmd->add_option("--redundant-experts", opt->redundant,
+                    "Extra expert slots replicating the busiest experts (DeepSeek serves with 32)");
+    cmd->add_option("--batch", opt->batch, "Sequences per device (each DP rank's share)");
+    cmd->add_option("--input-len", opt->input_len,
+                    "Prompt tokens per sequence (prefill: new tokens; decode: the default "
+                    "--context). Default 4096");
+    cmd->add_option("--context", opt->context,
+                    "Cached tokens per sequence before the step (decode default: --input-len; "
+                    "prefill default 0)");
+    cmd->add_flag("--mtp", opt->mtp, "Run the MTP module(s): decode verifies one draft per module");
+    cmd->add_option("--mtp-acceptance", opt->mtp_acceptance,
+                    "Accepted fraction of MTP drafts (default 0.85, V3 report: 85-90%)");
+    cmd->add_option("--micro-batches", opt->micro_batches,
+                    "1, or 2 overlapped halves of the batch (default 2, as DeepSeek serves)");
+    cmd->add_option("--mode", opt->mode,
+                    "symmetric (one representative device, balanced load; default) or full "
+                    "(every device)");
+    cmd->add_option("--fp8", opt->fp8,
+                    "How FP8 layers run: auto (native if the device has FP8, else its fallback), "
+                    "native, int8, bf16");
+    cmd->add_option("--attention", opt->attention,
+                    "MLA form: naive (prefill default) or absorbed (decode default)");
+    cmd->add_option("--gemm", opt->gemm,
+                    "GEMM inputs: fp8 (act_quant + FP8 GEMM, DeepSeek serving; default) or bf16");
+    cmd->add_flag("--json", opt->json, "Print the report as JSON on stdout");
+    cmd->add_option(
+        "--trace", opt->trace,
+        "Write a Chrome trace-event JSON timeline to FILE (Perfetto, chrome://tracing)");
+    cmd->callback([opt] { run_simulate(*opt); });
+}
+
+}  // namespace dssim::cli

@@ -1,0 +1,169 @@
+// The simulator's entry point: simulate(model, hardware, deployment, workload) -> metrics.
+// One call builds the op graph of each micro-batch, maps every op onto the device cost model,
+// lays the devices and links out as a topology, and runs the step on the SystemC kernel
+// (docs/simulator.md). The call is reusable: one process may run any number of simulations
+// (the SystemC host is elaborated once per process; each run uses dynamic processes), which is
+// what validation and what-if sweeps need. Calls must not overlap: SystemC has one kernel per
+// process, so simulate() serialises callers with a mutex; parallel sweeps use processes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dssim/base/json_reader.h"
+#include "dssim/devices/calibration.h"
+#include "dssim/devices/device_spec.h"
+#include "dssim/devices/system_spec.h"
+#include "dssim/models/model_config.h"
+#include "dssim/models/op_graph.h"
+
+namespace dssim::sim {
+
+// The machine: one kind of device, how devices are put together, how the device's kernels
+// fall short of its peaks, and how FP8 layers run on it.
+struct Hardware {
+    devices::DeviceSpec device;
+    devices::SystemSpec system;
+    devices::Calibration calibration;
+    devices::Fp8Mode fp8 = devices::Fp8Mode::Auto;
+    // The system is one node that is repeated (over a non-blocking NIC fabric) as often as the
+    // deployment needs; false: the system's own node count is the limit.
+    bool replicate_nodes = false;
+};
+// Loads a device config (name or path) and its calibration. `system` empty: the device's own
+// scale-up domain (single_node_system), replicated over nodes on a NIC fabric as needed. A
+// system whose device differs from `device` is an InputError; `device` empty takes the
+// system's device.
+Hardware load_hardware(std::string_view device,
+                       std::string_view system = {},
+                       devices::Fp8Mode fp8 = devices::Fp8Mode::Auto);
+
+// Parallel layout. Attention/dense parts: tp x dp = devices; routed experts over ep ranks
+// (devices / ep replicas of the expert set). dp = 0 means devices / tp.
+struct Deployment {
+    int64_t devices = 1;
+    int64_t tp = 1;
+    int64_t ep = 1;
+    int64_t dp = 0;
+    int64_t redundant_experts = 0;
+    int micro_batches = 2;  // 1 or 2 (two overlapped halves, as DeepSeek serves)
+};
+
+// One step of work. `batch` is sequences per device (per DP rank's share: the step holds
+// batch * dp sequences). Prefill: each sequence has `input_len` new tokens after `context`
+// cached ones. Decode: one new token per sequence (plus one draft per MTP module with `mtp`)
+// attending to `context` cached tokens.
+struct Workload {
+    models::Phase phase = models::Phase::Decode;
+    int64_t batch = 1;
+    int64_t input_len = 4096;
+    int64_t context = 0;
+    bool mtp = false;
+    // Probability that an MTP draft token is accepted (decode with mtp): tokens per step per
+    // sequence = 1 + acceptance per module. The CLI default cites the V3 report (85-90%).
+    double mtp_acceptance = 0.85;
+    models::AttentionMode attention = models::AttentionMode::Absorbed;
+    models::GemmMode gemm = models::GemmMode::Fp8;
+};
+
+enum class Mode { Symmetric, Full };
+std::string_view mode_name(Mode m);
+
+struct SimOptions {
+    Mode mode = Mode::Symmetric;
+    bool trace = false;  // keep the timeline for write_trace()
+    // Full mode only: token-expert pairs per routed expert of MoE layer (HF index) for the
+    // whole step (all micro-batches); split over micro-batches in proportion to their tokens.
+    std::map<int64_t, std::vector<double>> expert_loads;
+};
+
+// Time accounted to one op kind or one resource on the reported device.
+struct TimeShare {
+    std::string name;
+    double ms = 0;
+};
+
+struct MemoryUse {
+    double weights = 0;  // bytes per device
+    double kv_cache = 0;
+    double activations = 0;
+    double capacity = 0;
+    [[nodiscard]] double total() const { return weights + kv_cache + activations; }
+};
+
+// One timed op on one device's stream (for traces and tests).
+struct TimelineEntry {
+    int64_t device = 0;
+    int stream = 0;  // 0 compute, 1 communication
+    int micro_batch = 0;
+    std::string name;  // stable graph name
+    models::OpKind kind = models::OpKind::Elementwise;
+    int64_t start_ps = 0;
+    int64_t end_ps = 0;
+};
+// A flow arrow of the trace: a transfer from a sending comm op to the receiving device's comm
+// op (full mode), or a comm op to the compute op that consumes its data.
+struct FlowEntry {
+    size_t from = 0;  // timeline indices
+    size_t to = 0;
+    int64_t from_ps = 0;
+    int64_t to_ps = 0;
+    double bytes = 0;  // 0 for dependency arrows
+};
+
+struct SimResult {
+    // Inputs echoed for reports.
+    std::string model;
+    std::string device;
+    std::string system;
+    Deployment deployment;
+    Workload workload;
+    Mode mode = Mode::Symmetric;
+    int64_t simulated_devices = 0;
+    int64_t reported_device = 0;  // the critical device (last to finish; ties: lowest id)
+
+    int64_t step_time_ps = 0;
+    double step_time_ms = 0;
+    double tokens_per_step = 0;  // all devices: input tokens (prefill) or output tokens (decode)
+    double tokens_per_s = 0;
+    double tokens_per_s_per_device = 0;
+    std::optional<double> ttft_ms;  // prefill only
+    std::optional<double> tpot_ms;  // decode only
+    double mfu = 0;
+    double hbm_bandwidth_utilization = 0;
+    double exposed_comm_ms = 0;
+    double compute_busy_ms = 0;
+    double comm_busy_ms = 0;
+    MemoryUse memory;
+    bool fits = true;
+    std::string fit_message;  // names what overflows when !fits
+    std::vector<TimeShare> by_kind;
+    std::vector<TimeShare> by_resource;
+    std::vector<std::string> assumptions;  // unknown figures replaced, and by what
+
+    std::vector<TimelineEntry> timeline;  // with SimOptions::trace
+    std::vector<FlowEntry> flows;
+};
+
+// Runs one step. Throws InputError for an invalid deployment or workload (naming the option)
+// and for device figures the step needs but the config does not know.
+SimResult simulate(const models::ModelConfig& model,
+                   const Hardware& hardware,
+                   const Deployment& deployment,
+                   const Workload& workload,
+                   const SimOptions& options = {});
+
+// The report `dssim simulate --json` prints (deterministic: same inputs, same bytes).
+OrderedJson result_to_json(const SimResult& r);
+
+// Chrome trace-event JSON of a run made with SimOptions::trace (Perfetto, chrome://tracing):
+// one process per device, one thread per stream, ops named by their graph names,
+// communication as flow events. write_trace() writes it atomically.
+std::string trace_json(const SimResult& r);
+void write_trace(const SimResult& r, const std::string& path);
+
+}  // namespace dssim::sim

@@ -1,0 +1,257 @@
+// simulate(): plan, run, and the metrics of docs/simulator.md ("What the numbers mean");
+// load_hardware() and the JSON report.
+#include "dssim/sim/simulate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "dssim/base/error.h"
+#include "plan.h"
+
+namespace dssim::sim {
+
+using detail::Plan;
+using detail::RunOutput;
+
+std::string_view mode_name(Mode m) {
+    return m == Mode::Symmetric ? "symmetric" : "full";
+}
+
+Hardware load_hardware(std::string_view device, std::string_view system, devices::Fp8Mode fp8) {
+    Hardware hw;
+    hw.fp8 = fp8;
+    if (!system.empty()) {
+        hw.system = devices::load_system(system);
+        if (device.empty()) {
+            hw.device = devices::load_device(hw.system.device);
+        } else {
+            hw.device = devices::load_device(device);
+            if (hw.device.name != hw.system.device) {
+                throw_input_error("", "--device",
+                                  "'" + hw.device.name + "' is not the device of system " +
+                                      hw.system.name + " ('" + hw.system.device +
+                                      "'); omit --device or pick a system of this device");
+            }
+        }
+    } else {
+        if (device.empty()) throw_input_error("", "--device", "needed when --system is not given");
+        hw.device = devices::load_device(device);
+        hw.system = devices::single_node_system(hw.device);
+        hw.replicate_nodes = true;
+    }
+    hw.calibration = devices::load_calibration(hw.device.calibration);
+    return hw;
+}
+
+namespace {
+
+double ms(int64_t ps) {
+    return static_cast<double>(ps) * 1e-9;
+}
+
+// Length of the union of comm intervals not covered by compute intervals (both lists are
+// sorted and non-overlapping: each stream runs one op at a time).
+int64_t exposed(const std::vector<detail::Slice>& comm, const std::vector<detail::Slice>& comp) {
+    int64_t total = 0;
+    size_t j = 0;
+    for (const auto& c : comm) {
+        int64_t covered = 0;
+        while (j < comp.size() && comp[j].end_ps <= c.start_ps)
+            ++j;
+        for (size_t k = j; k < comp.size() && comp[k].start_ps < c.end_ps; ++k) {
+            covered += std::min(c.end_ps, comp[k].end_ps) - std::max(c.start_ps, comp[k].start_ps);
+        }
+        total += (c.end_ps - c.start_ps) - covered;
+    }
+    return total;
+}
+
+std::string gb(double bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1e9);
+    return buf;
+}
+
+}  // namespace
+
+SimResult simulate(const models::ModelConfig& model,
+                   const Hardware& hw,
+                   const Deployment& dep,
+                   const Workload& wl,
+                   const SimOptions& opt) {
+    Plan plan = detail::build_plan(model, hw, dep, wl, opt);
+    RunOutput out = detail::run_plan(plan, opt.trace && opt.mode == Mode::Full);
+
+    SimResult r;
+    r.model = std::string(model.short_name());
+    r.device = hw.device.name;
+    r.system = hw.system.name;
+    r.deployment = dep;
+    r.deployment.dp = plan.dp;
+    r.deployment.micro_batches = static_cast<int>(plan.mbs.size());
+    r.workload = wl;
+    r.mode = opt.mode;
+    r.simulated_devices = static_cast<int64_t>(out.simulated.size());
+    size_t crit = 0;
+    for (size_t i = 1; i < out.stats.size(); ++i) {
+        if (out.stats[i].finish_ps > out.stats[crit].finish_ps) crit = i;
+    }
+    const detail::DeviceStats& st = out.stats[crit];
+    r.reported_device = out.simulated[crit];
+    r.step_time_ps = st.finish_ps;
+    r.step_time_ms = ms(st.finish_ps);
+    const double step_s = static_cast<double>(st.finish_ps) * 1e-12;
+
+    const bool prefill = wl.phase == models::Phase::Prefill;
+    const double n_mtp = wl.mtp ? static_cast<double>(model.num_nextn_predict_layers) : 0.0;
+    const double per_seq =
+        prefill ? static_cast<double>(wl.input_len) : 1.0 + n_mtp * wl.mtp_acceptance;
+    r.tokens_per_step = static_cast<double>(plan.devices) * static_cast<double>(wl.batch) * per_seq;
+    if (step_s > 0) {
+        r.tokens_per_s = r.tokens_per_step / step_s;
+        r.tokens_per_s_per_device = r.tokens_per_s / static_cast<double>(plan.devices);
+        r.mfu = st.ideal_s / step_s;
+        r.hbm_bandwidth_utilization = st.hbm_bytes / (step_s * plan.hbm_bandwidth);
+    }
+    if (prefill) {
+        r.ttft_ms = r.step_time_ms;
+    } else {
+        r.tpot_ms = r.step_time_ms / (1.0 + n_mtp * wl.mtp_acceptance);
+    }
+    r.exposed_comm_ms = ms(exposed(st.slices[1], st.slices[0]));
+    int64_t busy[2] = {0, 0};
+    std::vector<int64_t> kind_ps(models::kOpKindCount, 0);
+    for (int s = 0; s < 2; ++s) {
+        for (const auto& sl : st.slices[s]) {
+            busy[s] += sl.end_ps - sl.start_ps;
+            kind_ps[static_cast<size_t>(plan.ops[static_cast<size_t>(sl.op)].op->kind)] +=
+                sl.end_ps - sl.start_ps;
+        }
+    }
+    r.compute_busy_ms = ms(busy[0]);
+    r.comm_busy_ms = ms(busy[1]);
+    for (int k = 0; k < models::kOpKindCount; ++k) {
+        if (kind_ps[static_cast<size_t>(k)] == 0) continue;
+        r.by_kind.push_back(
+            TimeShare{std::string(models::op_kind_name(static_cast<models::OpKind>(k))),
+                      ms(kind_ps[static_cast<size_t>(k)])});
+    }
+    r.by_resource = {
+        {"compute_stream", ms(busy[0])},
+        {"compute_idle", ms(st.finish_ps - busy[0])},
+        {"matrix_unit", st.matrix_busy_s * 1e3},
+        {"hbm", ms(st.hbm_busy_ps)},
+        {"communication_stream", ms(busy[1])},
+        {"scale_up_egress", ms(st.port_busy_ps[0])},
+        {"scale_out_egress", ms(st.port_busy_ps[1])},
+    };
+
+    r.memory = plan.memory;
+    if (r.memory.capacity > 0 && r.memory.total() > r.memory.capacity) {
+        r.fits = false;
+        r.fit_message = "does not fit: weights " + gb(r.memory.weights) + " + KV cache " +
+                        gb(r.memory.kv_cache) + " + activations " + gb(r.memory.activations) +
+                        " = " + gb(r.memory.total()) + " per device exceeds the " +
+                        gb(r.memory.capacity) + " of " + hw.device.name;
+        const double over = r.memory.total() - r.memory.capacity;
+        r.fit_message += r.memory.weights > r.memory.capacity
+                             ? " (the weights alone overflow: use more devices or more EP/TP)"
+                         : r.memory.kv_cache >= over
+                             ? " (the KV cache overflows: lower --batch or --context)"
+                             : " (lower --batch)";
+    }
+    r.assumptions = plan.assumptions;
+
+    if (opt.trace) {
+        // Timeline: device by device, stream by stream, in execution order.
+        std::vector<std::vector<size_t>> comm_entry(out.simulated.size());
+        std::map<std::pair<int64_t, int32_t>, size_t> comm_index;  // (device, op) -> entry
+        std::map<std::pair<int64_t, int32_t>, size_t> op_index;
+        for (size_t i = 0; i < out.simulated.size(); ++i) {
+            for (int s = 0; s < 2; ++s) {
+                for (const auto& sl : out.stats[i].slices[s]) {
+                    const detail::PlanOp& po = plan.ops[static_cast<size_t>(sl.op)];
+                    op_index[{out.simulated[i], sl.op}] = r.timeline.size();
+                    r.timeline.push_back(TimelineEntry{out.simulated[i], s, po.micro_batch,
+                                                       po.op->name, po.op->kind, sl.start_ps,
+                                                       sl.end_ps});
+                }
+            }
+        }
+        // Dependency arrows: each comm op to the compute ops that wait for it.
+        for (size_t i = 0; i < out.simulated.size(); ++i) {
+            for (const auto& sl : out.stats[i].slices[1]) {
+                const detail::PlanOp& po = plan.ops[static_cast<size_t>(sl.op)];
+                for (int32_t n : po.succ) {
+                    auto it = op_index.find({out.simulated[i], n});
+                    if (it == op_index.end()) continue;
+                    const TimelineEntry& to = r.timeline[it->second];
+                    r.flows.push_back(FlowEntry{op_index[{out.simulated[i], sl.op}], it->second,
+                                                sl.end_ps, to.start_ps, 0});
+                }
+            }
+        }
+        for (const auto& t : out.transfers) {
+            auto a = op_index.find({t.src, t.op});
+            auto b = op_index.find({t.dst, t.op});
+            if (a == op_index.end() || b == op_index.end()) continue;
+            const TimelineEntry& to = r.timeline[b->second];
+            r.flows.push_back(FlowEntry{a->second, b->second, t.start_ps,
+                                        std::clamp(t.end_ps, to.start_ps, to.end_ps), t.bytes});
+        }
+    }
+    return r;
+}
+
+OrderedJson result_to_json(const SimResult& r) {
+    OrderedJson j;
+    j["model"] = r.model;
+    j["device"] = r.device;
+    j["system"] = r.system;
+    j["phase"] = std::string(models::phase_name(r.workload.phase));
+    j["mode"] = std::string(mode_name(r.mode));
+    j["devices"] = r.deployment.devices;
+    j["tp"] = r.deployment.tp;
+    j["ep"] = r.deployment.ep;
+    j["dp"] = r.deployment.dp;
+    j["redundant_experts"] = r.deployment.redundant_experts;
+    j["micro_batches"] = r.deployment.micro_batches;
+    j["batch_per_device"] = r.workload.batch;
+    if (r.workload.phase == models::Phase::Prefill) j["input_len"] = r.workload.input_len;
+    j["context"] = r.workload.context;
+    j["mtp"] = r.workload.mtp;
+    j["step_time_ms"] = r.step_time_ms;
+    j["tokens_per_step"] = r.tokens_per_step;
+    j["tokens_per_s"] = r.tokens_per_s;
+    j["tokens_per_s_per_device"] = r.tokens_per_s_per_device;
+    j["ttft_ms"] = r.ttft_ms ? OrderedJson(*r.ttft_ms) : OrderedJson(nullptr);
+    j["tpot_ms"] = r.tpot_ms ? OrderedJson(*r.tpot_ms) : OrderedJson(nullptr);
+    j["mfu"] = r.mfu;
+    j["hbm_bandwidth_utilization"] = r.hbm_bandwidth_utilization;
+    j["exposed_comm_ms"] = r.exposed_comm_ms;
+    OrderedJson mem;
+    mem["weights"] = std::llround(r.memory.weights);
+    mem["kv_cache"] = std::llround(r.memory.kv_cache);
+    mem["activations"] = std::llround(r.memory.activations);
+    mem["total"] = std::llround(r.memory.total());
+    mem["capacity"] = std::llround(r.memory.capacity);
+    j["memory_per_device_bytes"] = mem;
+    j["fits"] = r.fits;
+    if (!r.fits) j["fit_message"] = r.fit_message;
+    OrderedJson kinds = OrderedJson::object();
+    for (const auto& k : r.by_kind)
+        kinds[k.name] = k.ms;
+    OrderedJson res = OrderedJson::object();
+    for (const auto& k : r.by_resource)
+        res[k.name] = k.ms;
+    j["time_by_op_kind_ms"] = kinds;
+    j["time_by_resource_ms"] = res;
+    j["simulated_devices"] = r.simulated_devices;
+    j["reported_device"] = r.reported_device;
+    j["assumptions"] = r.assumptions;
+    return j;
+}
+
+}  // namespace dssim::sim

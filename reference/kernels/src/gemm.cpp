@@ -1,8 +1,13 @@
-// Cache-blocked GEMM driver (BLIS loop order) for the BF16/FP32 linear layer and the FP8
-// block-scaled GEMM. Operands are converted to FP32 while packing (exact for BF16 and E4M3), so
-// one FP32 micro-kernel serves every input type. The K loop is split into blocks only between
-// consecutive micro-kernel calls that carry the FP32 accumulator through memory, which keeps
-// every output's reduction strictly sequential in k; threads split the output, never K.
+// GEMM drivers for the BF16/FP32 linear layer and the FP8 block-scaled GEMM.
+//
+// Large M: cache-blocked (BLIS loop order). Operands are converted to FP32 while packing (exact
+// for BF16 and E4M3), so one FP32 micro-kernel serves every input type. The K loop is split into
+// blocks only between consecutive micro-kernel calls that carry the FP32 accumulator through
+// memory, which keeps every output's reduction strictly sequential in k.
+//
+// Small M (decode): no packing. Each call streams 16 rows of W straight from memory (E4M3 rows
+// are first decoded to BF16 in an L1-sized buffer) and transposes them in registers, one output
+// per SIMD lane, so each weight byte is read once. Both drivers split the output, never K.
 #include "dssim/kernels/gemm.h"
 
 #include <algorithm>
@@ -12,6 +17,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dssim/base/error.h"
 #include "dssim/base/parallel.h"
@@ -399,6 +405,206 @@ void run(const Problem& pb, void* y, DType y_type, int threads) {
     });
 }
 
+// ---- Small-M path ----
+
+using detail::E4m3Decoder;
+using detail::GemvKernels;
+using detail::kGemvMaxMr;
+using detail::kGemvRows;
+
+// Largest M that takes the small-M path. Results do not depend on it: both paths compute the
+// same sequential sums.
+constexpr size_t kSmallMMax = kGemmSmallMMax;
+// K columns per small-M kernel call when the weight is decoded or x has several row groups:
+// 16 rows x 512 BF16 (16 KiB) stay in L1 while every group of x rows passes over them.
+constexpr size_t kGemvKc = 512;
+static_assert(kGemvKc % kFp8Block == 0, "E4M3 chunks must hold whole scale blocks");
+
+void prepare_decoder(float scale, E4m3Decoder& d) {
+    d.scale = scale;
+    d.e4m3_f32 = e4m3_table();
+    const float mag = std::fabs(scale);
+    d.fast = mag >= 0x1p-100f && mag <= 0x1p100f;  // false for NaN
+    if (!d.fast) return;
+    for (unsigned i = 0; i < 16; ++i) {
+        const float mant = 1.0f + static_cast<float>(i & 7u) / 8.0f;  // exact
+        uint16_t bits = static_cast<uint16_t>(to_bf16(scale * mant) - (7u << 7));
+        if ((i & 8u) != 0) bits ^= 0x8000u;
+        d.lut_lo[i] = static_cast<uint8_t>(bits & 0xFFu);
+        d.lut_hi[i] = static_cast<uint8_t>(bits >> 8);
+    }
+}
+
+struct SmallProblem {
+    const float* x;  // [M, K] FP32 (converted from BF16/E4M3 once per call)
+    Operand w;       // [N, K]: F32, BF16, E4M3 (fp8_gemm) or E4M3Dequant
+    size_t m, n, k;
+    GemvKernels kern;
+    const Fp8Scales* fp8;  // null for the plain GEMM
+};
+
+struct SmallScratch {
+    explicit SmallScratch(size_t m, bool decode, bool fp8)
+        : acc(m * kGemvRows),
+          partial(fp8 ? m * kGemvRows : 0),
+          buf(decode ? kGemvRows * kGemvKc : 0) {}
+    std::vector<float> acc;      // [M, 16] running sums
+    std::vector<float> partial;  // [M, 16] fp8_gemm block partials
+    std::vector<uint16_t> buf;   // [16, kGemvKc] decoded BF16 weight rows
+};
+
+template <Fp8Promotion P>
+void promote_rows(const float* partial,
+                  float* acc,
+                  size_t m,
+                  const float* a_s,  // [m], stride a_stride
+                  size_t a_stride,
+                  float b_s) {
+    for (size_t i = 0; i < m; ++i) {
+        const float as = a_s[i * a_stride];
+        const float ab = as * b_s;
+        for (size_t j = 0; j < kGemvRows; ++j) {
+            const float t = partial[i * kGemvRows + j];
+            float& c = acc[i * kGemvRows + j];
+            if constexpr (P == Fp8Promotion::ScaleProductFirst) {
+                c = c + t * ab;
+            } else if constexpr (P == Fp8Promotion::ScaleProductFirstFma) {
+                c = std::fma(ab, t, c);
+            } else {
+                c = c + (t * as) * b_s;
+            }
+        }
+    }
+}
+
+// Runs the kernel over all rows of x for one K chunk.
+template <typename T, typename Fn>
+void gemv_chunk(
+    const SmallProblem& pb, const Fn* fns, const T* const* rows, size_t k0, size_t kc, float* acc) {
+    for (size_t m0 = 0; m0 < pb.m; m0 += kGemvMaxMr) {
+        const size_t mr = std::min(kGemvMaxMr, pb.m - m0);
+        fns[mr - 1](rows, pb.x + m0 * pb.k + k0, pb.k, kc, acc + m0 * kGemvRows);
+    }
+}
+
+// FP32 sums of rows [n0, n0 + 16) of W (fewer at the end of N) into s.acc ([M, 16]).
+void compute_group(const SmallProblem& pb, size_t n0, SmallScratch& s) {
+    const size_t rows = std::min(kGemvRows, pb.n - n0);
+    std::fill(s.acc.begin(), s.acc.end(), 0.0f);
+    // Missing rows of a ragged last group repeat row n0; their lanes are never stored.
+    auto row_of = [&](size_t j) { return n0 + (j < rows ? j : 0); };
+    if (pb.w.type == Src::F32 || pb.w.type == Src::BF16) {
+        // Without decoding, one chunk covers K unless x has several row groups to share it.
+        const size_t kc_step = pb.m <= kGemvMaxMr ? std::max<size_t>(pb.k, 1) : kGemvKc;
+        for (size_t k0 = 0; k0 < pb.k; k0 += kc_step) {
+            const size_t kc = std::min(kc_step, pb.k - k0);
+            if (pb.w.type == Src::F32) {
+                const float* wr[kGemvRows];
+                for (size_t j = 0; j < kGemvRows; ++j)
+                    wr[j] = static_cast<const float*>(pb.w.data) + row_of(j) * pb.k + k0;
+                gemv_chunk(pb, pb.kern.f32, wr, k0, kc, s.acc.data());
+            } else {
+                const uint16_t* wr[kGemvRows];
+                for (size_t j = 0; j < kGemvRows; ++j)
+                    wr[j] = static_cast<const uint16_t*>(pb.w.data) + row_of(j) * pb.k + k0;
+                gemv_chunk(pb, pb.kern.bf16, wr, k0, kc, s.acc.data());
+            }
+        }
+        return;
+    }
+    // E4M3 weight: decode each chunk of the group's rows to BF16 (bf16(f32(q) * scale) for
+    // gemm_dequant, f32(q) exactly for fp8_gemm), then the BF16 kernel. A group never straddles
+    // a 128-row scale block (n0 is a multiple of 16), so one scale serves all its rows.
+    const auto* q = static_cast<const uint8_t*>(pb.w.data);
+    const size_t kb = ceil_div(pb.k, kFp8Block);
+    const size_t row_block = n0 / kFp8Block;
+    const bool dequant = pb.w.type == Src::E4M3Dequant;
+    E4m3Decoder dec;
+    if (!dequant) prepare_decoder(1.0f, dec);
+    const size_t kc_step = pb.fp8 != nullptr ? kFp8Block : kGemvKc;
+    const uint16_t* wr[kGemvRows];
+    for (size_t j = 0; j < kGemvRows; ++j)
+        wr[j] = s.buf.data() + (j < rows ? j : 0) * kGemvKc;
+    for (size_t k0 = 0; k0 < pb.k; k0 += kc_step) {
+        const size_t kc = std::min(kc_step, pb.k - k0);
+        for (size_t b0 = k0; b0 < k0 + kc; b0 += kFp8Block) {
+            const size_t len = std::min(kFp8Block, k0 + kc - b0);
+            if (dequant) prepare_decoder(pb.w.block_scale[row_block * kb + b0 / kFp8Block], dec);
+            for (size_t j = 0; j < rows; ++j) {
+                pb.kern.decode_e4m3(q + (n0 + j) * pb.k + b0, len, dec,
+                                    s.buf.data() + j * kGemvKc + (b0 - k0));
+            }
+        }
+        if (pb.fp8 == nullptr) {
+            gemv_chunk(pb, pb.kern.bf16, wr, k0, kc, s.acc.data());
+            continue;
+        }
+        std::fill(s.partial.begin(), s.partial.end(), 0.0f);
+        gemv_chunk(pb, pb.kern.bf16, wr, k0, kc, s.partial.data());
+        const Fp8Scales& f = *pb.fp8;
+        const size_t blk = k0 / kFp8Block;
+        const float b_s = f.b_scale[row_block * f.kb + blk];
+        const float* a_s = f.a_scale + blk;
+        switch (f.promotion) {
+            case Fp8Promotion::ScaleProductFirst:
+                promote_rows<Fp8Promotion::ScaleProductFirst>(s.partial.data(), s.acc.data(), pb.m,
+                                                              a_s, f.kb, b_s);
+                break;
+            case Fp8Promotion::ScaleProductFirstFma:
+                promote_rows<Fp8Promotion::ScaleProductFirstFma>(s.partial.data(), s.acc.data(),
+                                                                 pb.m, a_s, f.kb, b_s);
+                break;
+            case Fp8Promotion::TritonSequential:
+                promote_rows<Fp8Promotion::TritonSequential>(s.partial.data(), s.acc.data(), pb.m,
+                                                             a_s, f.kb, b_s);
+                break;
+        }
+    }
+}
+
+void run_small(const SmallProblem& pb, void* y, DType y_type, int threads) {
+    if (pb.m == 0 || pb.n == 0) return;
+    const size_t groups = ceil_div(pb.n, kGemvRows);
+    const bool decode = pb.w.type == Src::E4M3 || pb.w.type == Src::E4M3Dequant;
+    parallel_for(groups, threads, [&](size_t g0, size_t g1) {
+        SmallScratch s(pb.m, decode, pb.fp8 != nullptr);
+        for (size_t g = g0; g < g1; ++g) {
+            const size_t n0 = g * kGemvRows;
+            const size_t rows = std::min(kGemvRows, pb.n - n0);
+            compute_group(pb, n0, s);
+            for (size_t i = 0; i < pb.m; ++i) {
+                const float* a = s.acc.data() + i * kGemvRows;
+                if (y_type == DType::F32) {
+                    float* out = static_cast<float*>(y) + i * pb.n + n0;
+                    for (size_t j = 0; j < rows; ++j)
+                        out[j] = canonical(a[j]);
+                } else {
+                    uint16_t* out = static_cast<uint16_t*>(y) + i * pb.n + n0;
+                    for (size_t j = 0; j < rows; ++j)
+                        out[j] = to_bf16(canonical(a[j]));
+                }
+            }
+        }
+    });
+}
+
+// x as FP32 [M, K] for the small-M path: the input itself when it is FP32, else a widened copy.
+const float* widen_x(const void* x, Src type, size_t count, std::vector<float>& storage) {
+    if (type == Src::F32) return static_cast<const float*>(x);
+    storage.resize(count);
+    if (type == Src::BF16) {
+        const auto* b = static_cast<const uint16_t*>(x);
+        for (size_t i = 0; i < count; ++i)
+            storage[i] = std::bit_cast<float>(uint32_t{b[i]} << 16);
+    } else {
+        const float* table = e4m3_table();
+        const auto* q = static_cast<const uint8_t*>(x);
+        for (size_t i = 0; i < count; ++i)
+            storage[i] = table[q[i]];
+    }
+    return storage.data();
+}
+
 thread_local SimdPath t_simd_path = SimdPath::Auto;
 
 bool cpu_has_avx2() {
@@ -412,6 +618,26 @@ bool cpu_has_avx2() {
 MicroKernel select_kernel() {
     if (t_simd_path != SimdPath::Baseline && cpu_has_avx2()) return detail::microkernel_avx2();
     return detail::microkernel_baseline();
+}
+
+GemvKernels select_gemv() {
+    if (t_simd_path != SimdPath::Baseline && cpu_has_avx2()) return detail::gemv_kernels_avx2();
+    return detail::gemv_kernels_baseline();
+}
+
+// Small-M path for any M <= kSmallMMax.
+void run_small_m(const Operand& x,
+                 const Operand& w,
+                 void* y,
+                 DType y_type,
+                 size_t m,
+                 size_t n,
+                 size_t k,
+                 int threads,
+                 const Fp8Scales* fp8) {
+    std::vector<float> xf;
+    SmallProblem pb{widen_x(x.data, x.type, m * k, xf), w, m, n, k, select_gemv(), fp8};
+    run_small(pb, y, y_type, threads);
 }
 
 Src src_of(DType type, const char* what) {
@@ -460,6 +686,7 @@ void gemm(const void* x,
                select_kernel(),
                nullptr};
     check_out(y_type, "gemm.y");
+    if (m <= kSmallMMax) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
     run(pb, y, y_type, threads);
 }
 
@@ -490,6 +717,7 @@ void gemm_dequant(const void* x,
                select_kernel(),
                nullptr};
     check_out(y_type, "gemm_dequant.y");
+    if (m <= kSmallMMax) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
     run(pb, y, y_type, threads);
 }
 
@@ -507,6 +735,7 @@ void fp8_gemm(const uint8_t* xq,
     check_out(y_type, "fp8_gemm.y");
     Fp8Scales scales{x_scale, w_scale, ceil_div(k, kFp8Block), promotion};
     Problem pb{{xq, Src::E4M3}, {wq, Src::E4M3}, m, n, k, select_kernel(), &scales};
+    if (m <= kSmallMMax) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, &scales);
     run(pb, y, y_type, threads);
 }
 

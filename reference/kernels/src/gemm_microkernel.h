@@ -1,10 +1,11 @@
-// Internal interface between the GEMM driver (gemm.cpp) and its register-blocked micro-kernels.
-// Each micro-kernel is compiled in its own translation unit for one instruction set (baseline
-// SSE2, or AVX2 without FMA) from the same template (gemm_microkernel.inc), so the arithmetic is
-// identical and only the vector width differs.
+// Internal interface between the GEMM driver (gemm.cpp) and its SIMD kernels. Each kernel set is
+// compiled in its own translation unit for one instruction set (baseline SSE2, or AVX2 without
+// FMA); every kernel computes each output as the scalar sequence acc = acc + a*b (one rounded
+// product, one rounded sum), so all sets give identical bits and only speed differs.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace dssim::kernels::detail {
 
@@ -25,5 +26,50 @@ struct MicroKernel {
 
 MicroKernel microkernel_baseline();
 MicroKernel microkernel_avx2();
+
+// ---- Small-M (decode) kernels: no packing, W rows are read where they lie. ----
+
+// Rows of W handled by one small-M kernel call (one output column each).
+inline constexpr size_t kGemvRows = 16;
+// Rows of x per small-M kernel call (the kernel tables below are indexed by mr - 1).
+inline constexpr size_t kGemvMaxMr = 4;
+
+// For the kGemvRows rows w[0..15] (each pointing at its first K element of the chunk) and mr
+// rows of x (row i at x + i*ldx, FP32):
+//   for p in 0..kc-1 (ascending): acc[i*16 + j] = acc[i*16 + j] + x[i*ldx + p] * f32(w[j][p])
+// acc holds FP32 running sums [mr, 16] carried between calls, so a K range split into
+// consecutive calls is the same sequential reduction. Lanes are outputs j, never K.
+using GemvF32Fn =
+    void (*)(const float* const* w, const float* x, size_t ldx, size_t kc, float* acc);
+using GemvBf16Fn =
+    void (*)(const uint16_t* const* w, const float* x, size_t ldx, size_t kc, float* acc);
+
+// Everything needed to turn E4M3 weight bytes sharing one FP32 block scale s into BF16 bits
+// bf16(f32(q) * s) (weight_dequant's value; s = 1 gives f32(q) exactly). Prepared by the driver.
+struct E4m3Decoder {
+    float scale;
+    const float* e4m3_f32;  // [256] exact FP32 value of every E4M3 code
+    // Fast path (valid when 2^-100 <= |s| <= 2^100, so every product is a normal number and
+    // scaling by the code's power of two commutes with both roundings): for a code with
+    // exponent field e in 1..15 (not NaN), the result bits are
+    //   lut[(q & 7) | ((q >> 4) & 8)] + (e << 7)
+    // where lut[j | 8*neg] = bits(bf16(f32(s * (1 + j/8)))) - (7 << 7), sign-flipped for neg.
+    // Codes with e == 0 (zero, subnormal) or NaN take the scalar formula.
+    bool fast;
+    alignas(16) uint8_t lut_lo[16];  // low bytes of lut
+    alignas(16) uint8_t lut_hi[16];  // high bytes of lut
+};
+// out[i] = bits of bf16(f32(q[i]) * d.scale), i < len. Any NaN result is written as 0x7FC0.
+using DecodeE4m3Fn = void (*)(const uint8_t* q, size_t len, const E4m3Decoder& d, uint16_t* out);
+
+struct GemvKernels {
+    GemvF32Fn f32[kGemvMaxMr];    // index mr - 1
+    GemvBf16Fn bf16[kGemvMaxMr];  // index mr - 1
+    DecodeE4m3Fn decode_e4m3;
+    const char* name;
+};
+
+GemvKernels gemv_kernels_baseline();
+GemvKernels gemv_kernels_avx2();
 
 }  // namespace dssim::kernels::detail

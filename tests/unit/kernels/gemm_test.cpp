@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <cmath>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -192,25 +193,175 @@ TEST_CASE("fp8_gemm matches its naive twin bit for bit for every promotion order
     }
 }
 
+void check_dequant(const Shape& s,
+                   const std::vector<uint16_t>& x,
+                   const std::vector<uint8_t>& wq,
+                   const std::vector<float>& ws);
+
 TEST_CASE("gemm_dequant equals weight_dequant followed by the BF16-weight GEMM") {
     uint64_t seed = 300;
     for (const Shape& s : kShapes) {
         auto x = test::random_bf16(s.m * s.k, seed++);
         auto wq = random_e4m3(s.n * s.k, seed++);
         auto ws = random_scales(ceil_div(s.n, kFp8Block) * ceil_div(s.k, kFp8Block), seed++);
-        std::vector<uint16_t> w(s.n * s.k);
-        naive::weight_dequant(wq.data(), ws.data(), w.data(), s.n, s.k);
-        std::vector<uint16_t> expect(s.m * s.n);
-        naive::gemm(x.data(), DType::BF16, w.data(), DType::BF16, expect.data(), DType::BF16, s.m,
-                    s.n, s.k);
-        for (SimdPath path : kPaths) {
-            PathGuard guard(path);
-            for (int threads : kThreadCounts) {
-                INFO("shape ", s.m, "x", s.n, "x", s.k, " threads ", threads);
-                std::vector<uint16_t> got(s.m * s.n);
-                gemm_dequant(x.data(), DType::BF16, wq.data(), ws.data(), got.data(), DType::BF16,
+        check_dequant(s, x, wq, ws);
+    }
+}
+
+// E4M3 codes with a normal exponent (the decoder's vector path), with a zero, subnormal or NaN
+// code planted every `special_every` bytes (0 = none) so that both paths meet in one row.
+std::vector<uint8_t> normal_e4m3(size_t n, uint64_t seed, size_t special_every) {
+    test::Rng r(seed);
+    std::vector<uint8_t> v(n);
+    const uint8_t specials[] = {0x00, 0x80, 0x01, 0x86, 0x07, 0x7F};
+    for (size_t i = 0; i < n; ++i) {
+        uint8_t b;
+        do {
+            b = static_cast<uint8_t>(r.next() >> 56);
+        } while ((b & 0x78) == 0 || (b & 0x7F) == 0x7F);
+        if (special_every != 0 && i % special_every == special_every - 1) {
+            b = specials[(i / special_every) % std::size(specials)];
+        }
+        v[i] = b;
+    }
+    return v;
+}
+
+// Shapes of the small-M path: every M from 1 to 9 and around kGemmSmallMMax, N ragged around the
+// 16-row group, K ragged around the 8/4-column steps, the 128 scale block and the 512 chunk.
+std::vector<Shape> small_m_shapes() {
+    const size_t ns[] = {1, 15, 16, 17, 37, 130};
+    const size_t ks[] = {1, 7, 8, 9, 131, 515, 1030};
+    std::vector<Shape> out;
+    size_t c = 0;
+    for (size_t m = 1; m <= 9; ++m)
+        out.push_back({m, ns[c % std::size(ns)], ks[c++ % std::size(ks)]});
+    for (size_t m = kGemmSmallMMax - 1; m <= kGemmSmallMMax + 1; ++m)
+        out.push_back({m, ns[c % std::size(ns)], ks[c++ % std::size(ks)]});
+    out.push_back({4, 33, 1030});
+    out.push_back({1, 40, 0});
+    return out;
+}
+
+TEST_CASE("small-M gemm matches its naive twin for M around the path threshold") {
+    uint64_t seed = 500;
+    for (const Shape& s : small_m_shapes()) {
+        auto xf = test::random_f32(s.m * s.k, seed++);
+        auto wf = test::random_f32(s.n * s.k, seed++);
+        auto xb = test::random_bf16(s.m * s.k, seed++);
+        auto wb = test::random_bf16(s.n * s.k, seed++);
+        check_gemm<float, float, float>(DType::F32, DType::F32, DType::F32, xf, wf, s);
+        check_gemm<uint16_t, uint16_t, uint16_t>(DType::BF16, DType::BF16, DType::BF16, xb, wb, s);
+        check_gemm<float, uint16_t, float>(DType::F32, DType::BF16, DType::F32, xf, wb, s);
+        check_gemm<uint16_t, float, uint16_t>(DType::BF16, DType::F32, DType::BF16, xb, wf, s);
+    }
+}
+
+TEST_CASE("small-M gemm keeps infinities, NaN and signed zeros like the twin") {
+    // Special values in x and w reach every lane position and every K phase.
+    const Shape s{3, 21, 19};
+    auto x = test::random_f32(s.m * s.k, 901);
+    auto w = test::random_f32(s.n * s.k, 902);
+    const float specials[] = {INFINITY, -INFINITY, NAN, -0.0f, 0.0f, 1e38f, -1e38f};
+    for (size_t i = 0; i < w.size(); i += 5)
+        w[i] = specials[(i / 5) % std::size(specials)];
+    for (size_t i = 2; i < x.size(); i += 11)
+        x[i] = specials[(i / 11) % std::size(specials)];
+    check_gemm<float, float, float>(DType::F32, DType::F32, DType::F32, x, w, s);
+    check_gemm<float, float, uint16_t>(DType::F32, DType::F32, DType::BF16, x, w, s);
+    // All-negative-zero products: the sums must stay -0 exactly as the twin's.
+    std::vector<float> xz(s.m * s.k, -0.0f), wz(s.n * s.k, 1.0f);
+    check_gemm<float, float, float>(DType::F32, DType::F32, DType::F32, xz, wz, s);
+}
+
+// gemm_dequant against weight_dequant + the naive GEMM, F32 and BF16 output.
+void check_dequant(const Shape& s,
+                   const std::vector<uint16_t>& x,
+                   const std::vector<uint8_t>& wq,
+                   const std::vector<float>& ws) {
+    std::vector<uint16_t> w(s.n * s.k);
+    naive::weight_dequant(wq.data(), ws.data(), w.data(), s.n, s.k);
+    std::vector<uint16_t> expect(s.m * s.n);
+    std::vector<float> expect32(s.m * s.n);
+    naive::gemm(x.data(), DType::BF16, w.data(), DType::BF16, expect.data(), DType::BF16, s.m, s.n,
+                s.k);
+    naive::gemm(x.data(), DType::BF16, w.data(), DType::BF16, expect32.data(), DType::F32, s.m, s.n,
+                s.k);
+    for (SimdPath path : kPaths) {
+        PathGuard guard(path);
+        for (int threads : kThreadCounts) {
+            INFO("shape ", s.m, "x", s.n, "x", s.k, " threads ", threads, " path ",
+                 active_simd_path_name());
+            std::vector<uint16_t> got(s.m * s.n);
+            gemm_dequant(x.data(), DType::BF16, wq.data(), ws.data(), got.data(), DType::BF16, s.m,
+                         s.n, s.k, threads);
+            CHECK(same_bytes(got, expect));
+            std::vector<float> got32(s.m * s.n);
+            gemm_dequant(x.data(), DType::BF16, wq.data(), ws.data(), got32.data(), DType::F32, s.m,
+                         s.n, s.k, threads);
+            CHECK(same_bytes(got32, expect32));
+        }
+    }
+}
+
+TEST_CASE("small-M gemm_dequant: vector E4M3 decoding equals weight_dequant for every code") {
+    // One-hot x picks single weights, so every decoded value reaches the F32 output unmixed:
+    // all 256 codes (in rows of the 16-row groups and across the 32-byte decode steps) for
+    // scales inside and outside the vector path's range, negative and zero.
+    const float scales[] = {1.0f,     0.0123f,   -3.5e-3f, 7.0e-31f, 3.0e29f, 0x1p-100f,
+                            0x1p100f, 0x1p-101f, 1e-45f,   0.0f,     -0.0f,   3e38f};
+    for (float scale : scales) {
+        // Columns 0..31 (one vector step) hold normal codes, every code across the rows; every
+        // fifth row has one special code there (scalar step); columns 32..39 (the scalar tail)
+        // cycle through all 256 codes.
+        const Shape s{1, 256, 40};
+        std::vector<uint8_t> normals;
+        for (unsigned c = 0; c < 256; ++c) {
+            if ((c & 0x78) != 0 && (c & 0x7F) != 0x7F) normals.push_back(static_cast<uint8_t>(c));
+        }
+        const uint8_t specials[] = {0x00, 0x80, 0x01, 0x87, 0x05, 0xFF};
+        std::vector<uint8_t> wq(s.n * s.k);
+        for (size_t r = 0; r < s.n; ++r) {
+            for (size_t c = 0; c < 32; ++c)
+                wq[r * s.k + c] = normals[(r * 33 + c) % normals.size()];
+            if (r % 5 == 4) wq[r * s.k + r % 32] = specials[r % std::size(specials)];
+            for (size_t c = 32; c < s.k; ++c)
+                wq[r * s.k + c] = static_cast<uint8_t>((r * 8 + c) & 0xFF);
+        }
+        std::vector<float> ws(ceil_div(s.n, kFp8Block) * ceil_div(s.k, kFp8Block), scale);
+        for (size_t hot : {size_t{0}, size_t{5}, size_t{31}, size_t{33}, size_t{39}}) {
+            INFO("scale ", scale, " hot column ", hot);
+            std::vector<uint16_t> x(s.k, 0);
+            x[hot] = numerics::bf16_from_f32(1.0f);
+            check_dequant(s, x, wq, ws);
+        }
+    }
+}
+
+TEST_CASE("small-M gemm_dequant and fp8_gemm match the twins on mostly-normal codes") {
+    uint64_t seed = 700;
+    for (const Shape& s : small_m_shapes()) {
+        for (size_t every : {size_t{0}, size_t{97}}) {
+            auto x = test::random_bf16(s.m * s.k, seed++);
+            auto wq = normal_e4m3(s.n * s.k, seed++, every);
+            const size_t kb = ceil_div(s.k, kFp8Block);
+            auto ws = random_scales(ceil_div(s.n, kFp8Block) * kb, seed++);
+            check_dequant(s, x, wq, ws);
+
+            auto xq = normal_e4m3(s.m * s.k, seed++, every);
+            auto xs = random_scales(s.m * kb, seed++);
+            std::vector<float> expect(s.m * s.n);
+            naive::fp8_gemm(xq.data(), xs.data(), wq.data(), ws.data(), expect.data(), DType::F32,
+                            s.m, s.n, s.k);
+            for (SimdPath path : kPaths) {
+                PathGuard guard(path);
+                for (int threads : kThreadCounts) {
+                    INFO("fp8 shape ", s.m, "x", s.n, "x", s.k, " threads ", threads);
+                    std::vector<float> got(s.m * s.n);
+                    fp8_gemm(xq.data(), xs.data(), wq.data(), ws.data(), got.data(), DType::F32,
                              s.m, s.n, s.k, threads);
-                CHECK(same_bytes(got, expect));
+                    CHECK(same_bytes(got, expect));
+                }
             }
         }
     }

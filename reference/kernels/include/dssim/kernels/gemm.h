@@ -94,6 +94,11 @@ void fp8_gemm(const uint8_t* xq,
               int threads,
               Fp8Promotion promotion = Fp8Promotion::ScaleProductFirst);
 
+// gemm, gemm_dequant and fp8_gemm with M <= kGemmSmallMMax (decode) take an unpacked path that
+// streams each weight row once; larger M uses the cache-blocked path. The two give identical
+// bits (tested); the value is a measured speed crossover (bench/README.md).
+inline constexpr size_t kGemmSmallMMax = 16;
+
 // Which SIMD path gemm()/fp8_gemm() use. Both paths give identical bits (tested); this exists
 // for tests and benchmarks. Auto picks AVX2 when the CPU has it.
 enum class SimdPath : uint8_t { Auto, Baseline, Avx2 };

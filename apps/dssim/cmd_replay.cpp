@@ -1,0 +1,252 @@
+// `dssim replay`: re-time a recorded profiler trace on another device, or compare two traces.
+//   dssim replay --trace T.json --from DEVICE --to DEVICE [--model M --deployment FILE] --out DIR
+//   dssim replay --diff A.json B.json --out DIR
+// Writes DIR/replayed.json (re-timed Chrome/Perfetto trace; replay only), DIR/report.md,
+// DIR/report.html (SVG timelines of both sides) and DIR/report.json. docs/replay.md.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "dssim/base/atomic_file.h"
+#include "dssim/base/error.h"
+#include "dssim/traces.h"
+
+namespace dssim::cli {
+namespace {
+
+struct ReplayOptions {
+    std::string trace;
+    std::string from;
+    std::string to;
+    std::string model;
+    std::string deployment;
+    std::vector<std::string> diff;
+    std::string out;
+    std::string rules = "default";
+    bool json = false;
+};
+
+std::string ms(traces::Ns ns) {
+    char b[48];
+    std::snprintf(b, sizeof b, "%.3f ms", static_cast<double>(ns) / 1e6);
+    return b;
+}
+
+void add_import_notes(traces::Comparison& c, const traces::Trace& t, const std::string& who) {
+    std::string info = who + ": " + t.origin + " (" + t.info.format + " trace";
+    if (!t.info.device_name.empty()) info += ", recorded on " + t.info.device_name;
+    if (t.info.world_size > 0) info += ", world size " + std::to_string(t.info.world_size);
+    info += "): " + std::to_string(t.stats.kernels) + " device events on " +
+            std::to_string(t.streams.size()) + " streams, " + std::to_string(t.stats.host_events) +
+            " host events counted";
+    c.notes.push_back(info);
+    for (const auto& [kind, n] : t.stats.warnings)
+        c.notes.push_back(who + " import warning: " + kind + ": " + std::to_string(n));
+}
+
+void add_dependency_notes(traces::Comparison& c,
+                          const traces::Trace& t,
+                          const traces::Dependencies& d,
+                          const std::string& who) {
+    c.notes.push_back(
+        who + " dependencies: stream order, " + std::to_string(d.inferred_edges) +
+        " inferred cross-stream waits, " + std::to_string(d.flow_edges) + " flow arrows" +
+        (d.dropped_edges > 0 ? ", " + std::to_string(d.dropped_edges) + " backward flows dropped"
+                             : std::string()) +
+        (t.stats.stream_waits > 0 ? "; the trace recorded " + std::to_string(t.stats.stream_waits) +
+                                        " cudaStreamWaitEvent calls"
+                                  : std::string()));
+}
+
+void write_outputs(const std::filesystem::path& dir,
+                   const traces::Comparison& c,
+                   const std::string* trace_json) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw_input_error(dir.string(), "--out", "cannot create directory: " + ec.message());
+    // Render everything first so that a failure leaves no partial set of files.
+    std::string md = traces::report_markdown(c);
+    std::string html = traces::report_html(c);
+    std::string json = traces::report_json(c);
+    if (trace_json != nullptr) write_file_atomic(dir / "replayed.json", *trace_json);
+    write_file_atomic(dir / "report.md", md);
+    write_file_atomic(dir / "report.html", html);
+    write_file_atomic(dir / "report.json", json);
+}
+
+void print_summary(const traces::Comparison& c, const ReplayOptions& o) {
+    if (o.json) {
+        std::fputs(traces::report_json(c).c_str(), stdout);
+        return;
+    }
+    const auto& a = c.before.metrics;
+    const auto& b = c.after.metrics;
+    double change =
+        a.span > 0 ? (static_cast<double>(b.span) / static_cast<double>(a.span) - 1) * 100 : 0.0;
+    std::printf("span: %s (%s) -> %s (%s), %+.2f%%\n", ms(a.span).c_str(), c.before.label.c_str(),
+                ms(b.span).c_str(), c.after.label.c_str(), change);
+    std::printf("exposed communication: %s -> %s; overlap %.1f%% -> %.1f%%\n",
+                ms(a.exposed_comm).c_str(), ms(b.exposed_comm).c_str(), a.overlap_ratio * 100,
+                b.overlap_ratio * 100);
+    int64_t unknown = c.before.cls.unknown_kernels +
+                      (c.after.trace != c.before.trace ? c.after.cls.unknown_kernels : 0);
+    int64_t warnings = c.before.trace->stats.warning_count() +
+                       (c.after.trace != c.before.trace ? c.after.trace->stats.warning_count() : 0);
+    std::printf("unknown kernels: %lld; import warnings: %lld\n", static_cast<long long>(unknown),
+                static_cast<long long>(warnings));
+    std::printf("wrote %s/{%sreport.md,report.html,report.json}\n", o.out.c_str(),
+                c.after.trace == c.before.trace ? "replayed.json," : "");
+}
+
+void run_replay(const ReplayOptions& o) {
+    traces::RuleTable rules = traces::load_rule_table(o.rules);
+    if (o.model.empty() != o.deployment.empty())
+        throw InputError(
+            "replay: --model and --deployment go together (model-derived work needs "
+            "both)");
+    std::optional<models::ModelConfig> model;
+    std::optional<traces::ReplayDeployment> dep;
+    if (!o.model.empty()) {
+        model = models::resolve_model_config(o.model);
+        dep = traces::load_replay_deployment(o.deployment);
+    }
+    devices::CostModel from = traces::load_cost_model(o.from);
+    devices::CostModel to = traces::load_cost_model(o.to);
+    traces::Trace trace = traces::import_trace_file(o.trace);
+
+    traces::Comparison c;
+    c.rules = &rules;
+    c.title = "Trace replay: " + std::filesystem::path(o.trace).filename().string() + ", " +
+              o.from + " -> " + o.to;
+    c.before.label = o.from + " (recorded)";
+    c.after.label = o.to + " (replayed)";
+    c.before.trace = &trace;
+    c.after.trace = &trace;
+    c.before.cls = traces::classify(trace, rules);
+    c.after.cls = c.before.cls;
+    traces::Dependencies deps = traces::infer_dependencies(trace, c.before.cls, rules);
+    c.before.schedule = traces::recorded_schedule(trace, deps);
+    traces::Retimer rt(from, to, rules, model, dep, trace.info.world_size);
+    c.after.schedule = traces::list_schedule(trace, deps, rt.retime_all(trace, c.before.cls));
+    c.before.metrics = traces::measure(trace, c.before.cls, rules, c.before.schedule);
+    c.after.metrics = traces::measure(trace, c.after.cls, rules, c.after.schedule);
+    traces::match_kernels(c);
+
+    add_import_notes(c, trace, "trace");
+    add_dependency_notes(c, trace, deps, "trace");
+    c.notes.push_back("rule table: " + rules.file);
+    if (model)
+        c.notes.push_back("work from the model " + o.model + " and deployment " + dep->file +
+                          " (EP" + std::to_string(dep->ep) + ", " + std::to_string(dep->tokens) +
+                          " tokens per micro-batch, sequence " + std::to_string(dep->seq_len) +
+                          ")");
+    else
+        c.notes.push_back(
+            "work from measured durations through the cost models' probe ops "
+            "(no --model/--deployment)");
+    for (size_t i = 0; i < rules.categories.size(); ++i) {
+        if (c.before.metrics.category_count[i] == 0) continue;
+        const traces::CategoryScaling& s = rt.scaling()[i];
+        char b[96];
+        std::snprintf(b, sizeof b, "x%.4f, fixed %.2f -> %.2f us per kernel", s.ratio,
+                      s.fixed_from_us, s.fixed_to_us);
+        c.notes.push_back("scaling " + rules.categories[i].name + ": " + b + "; " + s.basis);
+    }
+    std::string trace_json = traces::chrome_trace(c.after, rules, &deps);
+    write_outputs(o.out, c, &trace_json);
+    print_summary(c, o);
+}
+
+void run_diff(const ReplayOptions& o) {
+    traces::RuleTable rules = traces::load_rule_table(o.rules);
+    traces::Trace a = traces::import_trace_file(o.diff[0]);
+    traces::Trace b = traces::import_trace_file(o.diff[1]);
+    traces::Comparison c;
+    c.rules = &rules;
+    c.title = "Trace comparison: " + std::filesystem::path(o.diff[0]).filename().string() + " vs " +
+              std::filesystem::path(o.diff[1]).filename().string();
+    c.before.label = "A: " + std::filesystem::path(o.diff[0]).filename().string();
+    c.after.label = "B: " + std::filesystem::path(o.diff[1]).filename().string();
+    c.before.trace = &a;
+    c.after.trace = &b;
+    c.before.cls = traces::classify(a, rules);
+    c.after.cls = traces::classify(b, rules);
+    traces::Dependencies da = traces::infer_dependencies(a, c.before.cls, rules);
+    traces::Dependencies db = traces::infer_dependencies(b, c.after.cls, rules);
+    c.before.schedule = traces::recorded_schedule(a, da);
+    c.after.schedule = traces::recorded_schedule(b, db);
+    c.before.metrics = traces::measure(a, c.before.cls, rules, c.before.schedule);
+    c.after.metrics = traces::measure(b, c.after.cls, rules, c.after.schedule);
+    traces::match_kernels(c);
+    add_import_notes(c, a, "A");
+    add_import_notes(c, b, "B");
+    add_dependency_notes(c, a, da, "A");
+    add_dependency_notes(c, b, db, "B");
+    c.notes.push_back("kernels paired by name and occurrence: " + std::to_string(c.matched));
+    c.notes.push_back("rule table: " + rules.file);
+    write_outputs(o.out, c, nullptr);
+    print_summary(c, o);
+}
+
+}  // namespace
+
+void add_replay_command(CLI::App& app) {
+    CLI::App* cmd = app.add_subcommand(
+        "replay",
+        "Re-time a recorded profiler trace (PyTorch/Kineto, Chrome/Perfetto JSON, dssim traces) "
+        "on another device, keeping streams, dependencies and overlap; or compare two traces "
+        "(docs/replay.md).\n"
+        "Usage: dssim replay --trace T.json --from DEVICE --to DEVICE [--model M --deployment "
+        "FILE] --out DIR\n"
+        "       dssim replay --diff A.json B.json --out DIR");
+    auto opt = std::make_shared<ReplayOptions>();
+    cmd->add_option("--trace", opt->trace,
+                    "The recorded trace to replay (Chrome trace-event JSON: an object with "
+                    "traceEvents or a bare event array).");
+    cmd->add_option("--from", opt->from,
+                    "The device (configs/devices name or file) or system (configs/systems) the "
+                    "trace was recorded on.");
+    cmd->add_option("--to", opt->to,
+                    "The device or system to replay on; a system sets the scale-up domain the "
+                    "expert-parallel traffic sees.");
+    cmd->add_option("--model", opt->model,
+                    "Model (configs/models name or config.json) whose shapes give the work of "
+                    "GEMM, attention and dispatch/combine kernels; needs --deployment.");
+    cmd->add_option("--deployment", opt->deployment,
+                    "Replay deployment file (schema dssim-replay-deployment/1: ep, "
+                    "tokens_per_micro_batch, seq_len[, members_per_domain]); needs --model.");
+    cmd->add_option("--diff", opt->diff, "Compare two traces A and B instead of replaying one.")
+        ->expected(2);
+    cmd->add_option("--out", opt->out,
+                    "Output directory for replayed.json, report.md, report.html and report.json "
+                    "(created; files are written atomically).")
+        ->required();
+    cmd->add_option("--rules", opt->rules,
+                    "Kernel classification rule table (configs/kernel-rules name or file).")
+        ->capture_default_str();
+    cmd->add_flag("--json", opt->json, "Print report.json to stdout instead of a summary.");
+    cmd->footer(
+        "Examples:\n"
+        "  dssim replay --trace train.json --from h800 --to h100 --out out/h100\n"
+        "  dssim replay --trace train.json --from h800 --to cloudmatrix-384 --out out/cm384\n"
+        "  dssim replay --diff out/h100/replayed.json out/cm384/replayed.json --out out/diff");
+    cmd->callback([opt] {
+        if (!opt->diff.empty()) {
+            if (!opt->trace.empty() || !opt->from.empty() || !opt->to.empty())
+                throw InputError(
+                    "replay: --diff compares two traces; do not combine it with "
+                    "--trace/--from/--to");
+            run_diff(*opt);
+            return;
+        }
+        if (opt->trace.empty() || opt->from.empty() || opt->to.empty())
+            throw InputError("replay: needs --trace, --from and --to (or --diff A B)");
+        run_replay(*opt);
+    });
+}
+
+}  // namespace dssim::cli

@@ -1,0 +1,109 @@
+// Re-timing a recorded timeline on another device, keeping its streams, dependencies and
+// overlap (docs/replay.md):
+//   1. classify every kernel with the rule table;
+//   2. infer dependencies: stream order, flow arrows, and cross-stream waits read off the
+//      recorded start times (infer_dependencies);
+//   3. map each kernel's duration from the recording device to the target device through the
+//      two devices' cost models (Retimer);
+//   4. list-schedule the kernels again over their streams with the new durations (schedule):
+//      a kernel starts when its stream predecessor and its dependencies are done, plus the
+//      host-side lag it had in the recording.
+// Replaying on the recording device itself reproduces the recorded timeline.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dssim/devices/cost_model.h"
+#include "dssim/models/model_config.h"
+#include "dssim/traces/rules.h"
+#include "dssim/traces/trace.h"
+
+namespace dssim::traces {
+
+// Category index of every kernel, plus the kernels no rule matched.
+struct Classification {
+    std::vector<uint16_t> category;          // per kernel
+    std::map<std::string, int64_t> unknown;  // unmatched kernel name -> count
+    int64_t unknown_kernels = 0;
+};
+Classification classify(const Trace& trace, const RuleTable& rules);
+
+// Dependencies of every kernel besides its stream predecessor.
+struct Dependencies {
+    std::vector<int64_t> stream_pred;          // previous kernel on the same stream, -1 none
+    std::vector<std::vector<uint32_t>> cross;  // other-stream producers (flows + inferred)
+    std::vector<Ns> lag;  // recorded start - latest recorded end among all producers (the
+                          // binding one); for kernels without producers: start - trace begin
+    int64_t flow_edges = 0;
+    int64_t inferred_edges = 0;
+    int64_t dropped_edges = 0;  // edges that would close a cycle (not kept)
+};
+Dependencies infer_dependencies(const Trace& trace,
+                                const Classification& cls,
+                                const RuleTable& rules);
+
+// A timed version of a trace's kernels (same indices as Trace::kernels).
+struct Schedule {
+    std::vector<Ns> start;
+    std::vector<Ns> dur;
+    std::vector<int64_t> binding;  // kernel whose end decided the start, -1: trace begin
+    [[nodiscard]] Ns begin() const;
+    [[nodiscard]] Ns end() const;
+};
+// The schedule exactly as recorded (binding = latest-ending producer).
+Schedule recorded_schedule(const Trace& trace, const Dependencies& deps);
+// List schedule with new durations, in recorded-start order (a topological order of the
+// dependencies): start = max(end of stream predecessor, max end of producers + lag).
+Schedule list_schedule(const Trace& trace, const Dependencies& deps, const std::vector<Ns>& dur);
+
+// The deployment a trace was recorded under, as far as replay needs it.
+struct ReplayDeployment {
+    std::string file;
+    int64_t ep = 0;                  // expert-parallel group size (dispatch/combine participants)
+    int64_t tokens = 0;              // tokens per device per micro-batch (GEMM rows, EP payload)
+    int64_t seq_len = 0;             // sequence length (attention)
+    int64_t members_per_domain = 0;  // EP members per scale-up domain (0: as many as fit)
+};
+ReplayDeployment load_replay_deployment(const std::filesystem::path& path);
+
+// How one category's time changes between the two devices.
+struct CategoryScaling {
+    double ratio = 1;          // variable part: time on `to` / time on `from`
+    double fixed_from_us = 0;  // per-kernel fixed overhead on `from` (cost model calibration)
+    double fixed_to_us = 0;
+    std::string basis;  // "probe gemm 4096x7168x2048 fp8: 0.412 ms -> 0.536 ms (compute)" ...
+};
+
+class Retimer {
+  public:
+    // `participants` is the EP/collective group size to use when no deployment says (the
+    // trace's world size, 0 unknown).
+    Retimer(const devices::CostModel& from,
+            const devices::CostModel& to,
+            const RuleTable& rules,
+            const std::optional<models::ModelConfig>& model,
+            const std::optional<ReplayDeployment>& deployment,
+            int64_t participants);
+
+    [[nodiscard]] const std::vector<CategoryScaling>& scaling() const { return scaling_; }
+    // New duration of one kernel: fixed part scaled by the overhead ratio, the rest by the
+    // category's ratio (or by the kernel's own work when the trace records it).
+    [[nodiscard]] Ns retime(const Kernel& k, size_t category) const;
+    [[nodiscard]] std::vector<Ns> retime_all(const Trace& trace, const Classification& cls) const;
+
+  private:
+    const devices::CostModel& from_;
+    const devices::CostModel& to_;
+    const RuleTable& rules_;
+    std::vector<CategoryScaling> scaling_;
+};
+
+// Loads a cost model for a device name/path or a system name/path.
+devices::CostModel load_cost_model(std::string_view device_or_system);
+
+}  // namespace dssim::traces

@@ -1,9 +1,11 @@
 // bench_gemm: throughput of the reference GEMM (dssim::kernels::gemm) against OpenBLAS sgemm on
 // the same machine in the same run. Not a test: results go to bench/README.md by hand.
 //
-// Usage: bench_gemm [size=2048] [threads=2] [reps=7]
-// Computes y[M,N] = x[M,K] . w[N,K]^T with M = N = K = size (F.linear layout, i.e. sgemm with
-// B transposed), FP32 inputs and FP32 accumulation, and then the BF16-input variants.
+// Usage: bench_gemm [size=2048] [threads=2] [reps=7] [all|large|decode|crossover]
+// large: y[M,N] = x[M,K] . w[N,K]^T with M = N = K = size (F.linear layout, i.e. sgemm with B
+// transposed), FP32 inputs and FP32 accumulation, then the BF16-input and FP8 variants.
+// decode: M = 1 and 4 through DeepSeek-V3 weight shapes, GB/s of weights against a copy
+// bandwidth measured in the same run. crossover: small-M vs blocked path for M = 1..64.
 #include <cblas.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "dssim/base/parallel.h"
 #include "dssim/kernels/gemm.h"
 #include "dssim/kernels/quant.h"
 #include "dssim/numerics/formats.h"
@@ -93,27 +96,214 @@ void report(const char* name, double flops, const Timing& t, double ref_gflops) 
     std::printf("\n");
 }
 
-}  // namespace
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return "load average " + a + " " + b + " " + c + " (1/5/15 min) on " +
+           std::to_string(std::thread::hardware_concurrency()) + " hardware threads";
+}
 
-int main(int argc, char** argv) {
-    const size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 2048;
-    const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
-    const int reps = argc > 3 ? std::atoi(argv[3]) : 7;
-    if (n == 0 || threads < 1 || reps < 1) {
-        std::fprintf(stderr, "usage: bench_gemm [size>0] [threads>0] [reps>0]\n");
-        return 2;
+// Weights for the decode shapes: `count` values tiled from a pseudo-random pool (a pool of
+// 2^22 + 9 values, so no two rows of a DeepSeek shape repeat the same pattern), in every format.
+struct DecodeWeights {
+    explicit DecodeWeights(size_t count) : f32(count), bf16(count), e4m3(count) {
+        const std::vector<float> pool = random_matrix((size_t{1} << 22) + 9, 7);
+        std::vector<uint16_t> pool_b(pool.size());
+        std::vector<uint8_t> pool_q(pool.size());
+        for (size_t i = 0; i < pool.size(); ++i) {
+            pool_b[i] = dssim::numerics::bf16_from_f32(pool[i] * 0.05f);
+            pool_q[i] = dssim::numerics::e4m3_from_f32(pool[i] * 448.0f);
+        }
+        for (size_t i = 0; i < count; ++i) {
+            const size_t j = i % pool.size();
+            f32[i] = pool[j] * 0.05f;
+            bf16[i] = pool_b[j];
+            e4m3[i] = pool_q[j];
+        }
     }
-    openblas_set_num_threads(threads);
+    std::vector<float> f32;
+    std::vector<uint16_t> bf16;
+    std::vector<uint8_t> e4m3;
+};
 
-    std::printf("machine : %s, %u hardware threads\n", cpu_model().c_str(),
-                std::thread::hardware_concurrency());
-    std::printf("openblas: %s (core %s), %d threads\n", openblas_get_config(),
-                openblas_get_corename(), threads);
-    std::printf("dssim   : micro-kernel %s, %d threads\n", dssim::kernels::active_simd_path_name(),
-                threads);
-    std::printf("shape   : M = N = K = %zu, y = x . w^T, FP32 accumulation, %d timed reps\n\n", n,
+// STREAM-like copy of `count` floats with `threads` threads (contiguous chunks, memcpy each);
+// bandwidth counts the bytes read plus the bytes written, as STREAM's Copy does.
+void copy_parallel(const float* src, float* dst, size_t count, int threads) {
+    dssim::parallel_for(
+        count, threads,
+        [&](size_t b, size_t e) { std::memcpy(dst + b, src + b, (e - b) * sizeof(float)); }, 4096);
+}
+
+struct DecodeShape {
+    const char* what;
+    size_t n, k;
+};
+
+// Decode-shaped GEMMs (M = 1 and 4) of DeepSeek-V3: GB/s of weight bytes touched, against the
+// copy bandwidth measured in the same interleaved run, and OpenBLAS sgemv/sgemm for reference.
+void decode_section(int threads, int reps) {
+    using dssim::kernels::ceil_div;
+    const DecodeShape shapes[] = {{"dense-MLP w1/w3 (18432 x 7168)", 18432, 7168},
+                                  {"expert w1/w3 (2048 x 7168 -> N=2048)", 2048, 7168},
+                                  {"expert w2 (7168 x 2048 -> N=7168)", 7168, 2048}};
+    const size_t max_count = 18432 * 7168;
+    std::printf("\n== decode: weight streaming, %d threads, %d timed reps (interleaved)\n", threads,
                 reps);
+    DecodeWeights w(max_count);
+    const size_t copy_count = size_t{64} << 20;  // 256 MiB per array
+    std::vector<float> copy_src(copy_count, 1.0f), copy_dst(copy_count, 0.0f);
+    const double copy_bytes = 2.0 * static_cast<double>(copy_count) * sizeof(float);
+    const std::vector<float> xf_all = random_matrix(4 * 7168, 11);
+    std::vector<uint16_t> xb_all(xf_all.size());
+    for (size_t i = 0; i < xf_all.size(); ++i)
+        xb_all[i] = dssim::numerics::bf16_from_f32(xf_all[i]);
 
+    for (const DecodeShape& sh : shapes) {
+        for (size_t m : {size_t{1}, size_t{4}}) {
+            const size_t n = sh.n, k = sh.k;
+            const double nk = static_cast<double>(n) * static_cast<double>(k);
+            std::vector<float> xf(xf_all.begin(), xf_all.begin() + static_cast<long>(m * k));
+            std::vector<uint16_t> xb(xb_all.begin(), xb_all.begin() + static_cast<long>(m * k));
+            std::vector<uint8_t> xq(m * k);
+            std::vector<float> xs(m * ceil_div(k, 128));
+            dssim::kernels::act_quant(xf.data(), xq.data(), xs.data(), m, k,
+                                      dssim::kernels::ScaleFormat::F32, threads);
+            std::vector<float> ws(ceil_div(n, 128) * ceil_div(k, 128), 1.0f / 448.0f);
+            std::vector<float> yf(m * n);
+            std::vector<uint16_t> yb(m * n);
+            const int ni = static_cast<int>(n), ki = static_cast<int>(k), mi = static_cast<int>(m);
+            std::vector<Candidate> c;
+            std::vector<double> bytes;
+            c.push_back(
+                {"copy (STREAM-like, r+w bytes)",
+                 [&] { copy_parallel(copy_src.data(), copy_dst.data(), copy_count, threads); },
+                 {}});
+            bytes.push_back(copy_bytes);
+            c.push_back({m == 1 ? "OpenBLAS sgemv f32 weight" : "OpenBLAS sgemm f32 weight",
+                         [&] {
+                             if (m == 1) {
+                                 cblas_sgemv(CblasRowMajor, CblasNoTrans, ni, ki, 1.0f,
+                                             w.f32.data(), ki, xf.data(), 1, 0.0f, yf.data(), 1);
+                             } else {
+                                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mi, ni, ki,
+                                             1.0f, xf.data(), ki, w.f32.data(), ki, 0.0f, yf.data(),
+                                             ni);
+                             }
+                         },
+                         {}});
+            bytes.push_back(4.0 * nk);
+            c.push_back({"dssim gemm f32 weight",
+                         [&] {
+                             dssim::kernels::gemm_f32(xf.data(), w.f32.data(), yf.data(), m, n, k,
+                                                      threads);
+                         },
+                         {}});
+            bytes.push_back(4.0 * nk);
+            c.push_back({"dssim gemm bf16 weight",
+                         [&] {
+                             dssim::kernels::gemm(xb.data(), DType::BF16, w.bf16.data(),
+                                                  DType::BF16, yb.data(), DType::BF16, m, n, k,
+                                                  threads);
+                         },
+                         {}});
+            bytes.push_back(2.0 * nk);
+            c.push_back({"dssim gemm_dequant e4m3 weight",
+                         [&] {
+                             dssim::kernels::gemm_dequant(xb.data(), DType::BF16, w.e4m3.data(),
+                                                          ws.data(), yb.data(), DType::BF16, m, n,
+                                                          k, threads);
+                         },
+                         {}});
+            bytes.push_back(nk);
+            c.push_back({"dssim fp8_gemm e4m3 weight",
+                         [&] {
+                             dssim::kernels::fp8_gemm(xq.data(), xs.data(), w.e4m3.data(),
+                                                      ws.data(), yb.data(), DType::BF16, m, n, k,
+                                                      threads);
+                         },
+                         {}});
+            bytes.push_back(nk);
+            run_interleaved(c, reps);
+            const Timing copy = timing_of(c[0]);
+            const double copy_best = bytes[0] / copy.best_s * 1e-9;
+            const double copy_median = bytes[0] / copy.median_s * 1e-9;
+            std::printf("\n%s, M = %zu (N = %zu, K = %zu); copy %.2f GB/s best, %.2f median\n",
+                        sh.what, m, n, k, copy_best, copy_median);
+            for (size_t i = 1; i < c.size(); ++i) {
+                const Timing t = timing_of(c[i]);
+                const double best = bytes[i] / t.best_s * 1e-9;
+                const double median = bytes[i] / t.median_s * 1e-9;
+                std::printf(
+                    "  %-32s best %8.2f ms %7.2f GB/s (%5.1f%% of copy)  median %7.2f GB/s "
+                    "(%5.1f%%)\n",
+                    c[i].name, t.best_s * 1e3, best, 100.0 * best / copy_best, median,
+                    100.0 * median / copy_median);
+            }
+        }
+    }
+}
+
+// Small-M path against the blocked path at the same M (forced with set_gemm_small_m_max), to
+// choose the crossover. Shape: expert w2 of V3 (N = 7168, K = 2048), BF16 and E4M3 weights.
+void crossover_section(int threads, int reps) {
+    using dssim::kernels::ceil_div;
+    using dssim::kernels::set_gemm_small_m_max;
+    const size_t n = 7168, k = 2048;
+    std::printf("\n== crossover: small-M path vs blocked path, N = %zu, K = %zu, %d threads\n", n,
+                k, threads);
+    DecodeWeights w(n * k);
+    const std::vector<float> xf_all = random_matrix(128 * k, 13);
+    std::vector<uint16_t> xb_all(xf_all.size());
+    for (size_t i = 0; i < xf_all.size(); ++i)
+        xb_all[i] = dssim::numerics::bf16_from_f32(xf_all[i]);
+    std::vector<float> ws(ceil_div(n, 128) * ceil_div(k, 128), 1.0f / 448.0f);
+    std::vector<uint16_t> y_small(128 * n), y_blocked(128 * n);
+    bool identical = true;
+    for (size_t m : {1, 2, 4, 8, 12, 16, 24, 32, 48, 64}) {
+        for (int dequant = 0; dequant < 2; ++dequant) {
+            auto call = [&, m, dequant](uint16_t* y) {
+                if (dequant != 0) {
+                    dssim::kernels::gemm_dequant(xb_all.data(), DType::BF16, w.e4m3.data(),
+                                                 ws.data(), y, DType::BF16, m, n, k, threads);
+                } else {
+                    dssim::kernels::gemm(xb_all.data(), DType::BF16, w.bf16.data(), DType::BF16, y,
+                                         DType::BF16, m, n, k, threads);
+                }
+            };
+            std::vector<Candidate> c;
+            c.push_back({"small-M",
+                         [&] {
+                             const size_t old = set_gemm_small_m_max(1000000);
+                             call(y_small.data());
+                             set_gemm_small_m_max(old);
+                         },
+                         {}});
+            c.push_back({"blocked",
+                         [&] {
+                             const size_t old = set_gemm_small_m_max(0);
+                             call(y_blocked.data());
+                             set_gemm_small_m_max(old);
+                         },
+                         {}});
+            run_interleaved(c, reps);
+            identical = identical && std::memcmp(y_small.data(), y_blocked.data(),
+                                                 m * n * sizeof(uint16_t)) == 0;
+            const Timing a = timing_of(c[0]), b = timing_of(c[1]);
+            std::printf(
+                "  M = %3zu %-12s small-M %8.2f ms  blocked %8.2f ms  blocked/small %.2f "
+                "(median %.2f)\n",
+                m, dequant != 0 ? "e4m3 dequant" : "bf16", a.best_s * 1e3, b.best_s * 1e3,
+                b.best_s / a.best_s, b.median_s / a.median_s);
+        }
+    }
+    std::printf("  small-M and blocked results bit-identical: %s\n", identical ? "yes" : "NO");
+}
+
+// Square GEMM (M = N = K = n) against OpenBLAS sgemm, and the BF16 / FP8 variants.
+void large_section(size_t n, int threads, int reps) {
+    std::printf("\n== large: M = N = K = %zu, y = x . w^T, FP32 accumulation, %d timed reps\n", n,
+                reps);
     const double flops =
         2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
     std::vector<float> x = random_matrix(n * n, 1);
@@ -199,43 +389,34 @@ int main(int argc, char** argv) {
         std::memcmp(y_ours.data(), y_base.data(), n * n * sizeof(float)) == 0 ? "yes" : "NO");
     std::printf("ratio dssim f32 / OpenBLAS (best): %.3f\n",
                 (flops / timing_of(cands[1]).best_s * 1e-9) / blas_best);
+}
 
-    // Decode shape: one token through a dense-MLP w1 of DeepSeek-V3 (N = 18432, K = 7168). This
-    // is weight streaming; report the time and the weight bytes per second.
-    {
-        const size_t dn = 18432, dk = 7168;
-        std::vector<uint16_t> dx = std::vector<uint16_t>(xb.begin(), xb.begin() + dk);
-        std::vector<uint16_t> dw(dn * dk);
-        std::vector<uint8_t> dq(dn * dk);
-        for (size_t i = 0; i < dn * dk; ++i) {
-            dw[i] = xb[i % xb.size()];
-            dq[i] = wq[i % wq.size()];
-        }
-        std::vector<float> dscale(
-            dssim::kernels::ceil_div(dn, 128) * dssim::kernels::ceil_div(dk, 128), 1.0f / 448.0f);
-        std::vector<uint16_t> dy(dn);
-        std::vector<Candidate> dec;
-        dec.push_back({"decode gemm bf16 weight",
-                       [&] {
-                           dssim::kernels::gemm(dx.data(), DType::BF16, dw.data(), DType::BF16,
-                                                dy.data(), DType::BF16, 1, dn, dk, threads);
-                       },
-                       {}});
-        dec.push_back({"decode gemm_dequant e4m3 weight",
-                       [&] {
-                           dssim::kernels::gemm_dequant(dx.data(), DType::BF16, dq.data(),
-                                                        dscale.data(), dy.data(), DType::BF16, 1,
-                                                        dn, dk, threads);
-                       },
-                       {}});
-        run_interleaved(dec, std::max(3, reps / 2));
-        std::printf("\ndecode, M = 1, N = %zu, K = %zu:\n", dn, dk);
-        const double bytes[] = {2.0 * dn * dk, 1.0 * dn * dk};
-        for (size_t i = 0; i < dec.size(); ++i) {
-            Timing t = timing_of(dec[i]);
-            std::printf("%-34s best %8.2f ms  (%.2f GB/s of weights)\n", dec[i].name,
-                        t.best_s * 1e3, bytes[i] / t.best_s * 1e-9);
-        }
+}  // namespace
+
+int main(int argc, char** argv) {
+    const size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 2048;
+    const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
+    const int reps = argc > 3 ? std::atoi(argv[3]) : 7;
+    const std::string section = argc > 4 ? argv[4] : "all";
+    if (n == 0 || threads < 1 || reps < 1 ||
+        (section != "all" && section != "large" && section != "decode" && section != "crossover")) {
+        std::fprintf(stderr,
+                     "usage: bench_gemm [size>0] [threads>0] [reps>0] "
+                     "[all|large|decode|crossover]\n");
+        return 2;
     }
+    openblas_set_num_threads(threads);
+
+    std::printf("machine : %s, %u hardware threads\n", cpu_model().c_str(),
+                std::thread::hardware_concurrency());
+    std::printf("openblas: %s (core %s), %d threads\n", openblas_get_config(),
+                openblas_get_corename(), threads);
+    std::printf("dssim   : micro-kernel %s, %d threads\n", dssim::kernels::active_simd_path_name(),
+                threads);
+    std::printf("load    : %s\n", load_average().c_str());
+    if (section == "all" || section == "large") large_section(n, threads, reps);
+
+    if (section == "all" || section == "decode") decode_section(threads, reps);
+    if (section == "all" || section == "crossover") crossover_section(threads, reps);
     return 0;
 }

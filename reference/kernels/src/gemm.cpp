@@ -412,13 +412,21 @@ using detail::GemvKernels;
 using detail::kGemvMaxMr;
 using detail::kGemvRows;
 
-// Largest M that takes the small-M path. Results do not depend on it: both paths compute the
-// same sequential sums.
-constexpr size_t kSmallMMax = kGemmSmallMMax;
+// Largest M that takes the small-M path (per thread, see set_gemm_small_m_max). Results do not
+// depend on it: both paths compute the same sequential sums.
+thread_local size_t t_small_m_max = kGemmSmallMMax;
 // K columns per small-M kernel call when the weight is decoded or x has several row groups:
 // 16 rows x 512 BF16 (16 KiB) stay in L1 while every group of x rows passes over them.
 constexpr size_t kGemvKc = 512;
-static_assert(kGemvKc % kFp8Block == 0, "E4M3 chunks must hold whole scale blocks");
+// K columns of E4M3 weight decoded per row at a time (16 rows x 512 BF16 = 16 KiB, in L1;
+// measured faster than 1024 or 4096).
+// Rows of the buffer are kDecodeLd apart: one cache line more than a power of two, so the 16
+// rows the kernel reads together fall in different L1 sets.
+constexpr size_t kDecodeKc = 512;
+constexpr size_t kDecodeLd = kDecodeKc + 32;
+static_assert(kDecodeKc % kGemvKc == 0 && kGemvKc % kFp8Block == 0 &&
+                  detail::kDecodeBlock == kFp8Block,
+              "E4M3 chunks must hold whole scale blocks");
 
 void prepare_decoder(float scale, E4m3Decoder& d) {
     d.scale = scale;
@@ -447,10 +455,12 @@ struct SmallScratch {
     explicit SmallScratch(size_t m, bool decode, bool fp8)
         : acc(m * kGemvRows),
           partial(fp8 ? m * kGemvRows : 0),
-          buf(decode ? kGemvRows * kGemvKc : 0) {}
-    std::vector<float> acc;      // [M, 16] running sums
-    std::vector<float> partial;  // [M, 16] fp8_gemm block partials
-    std::vector<uint16_t> buf;   // [16, kGemvKc] decoded BF16 weight rows
+          buf(decode ? kGemvRows * kDecodeLd : 0) {}
+    std::vector<float> acc;        // [M, 16] running sums
+    std::vector<float> partial;    // [M, 16] fp8_gemm block partials
+    std::vector<uint16_t> buf;     // [16, kDecodeLd] decoded BF16 weight rows
+    std::vector<E4m3Decoder> dec;  // per K block of row block dec_row_block (or one, scale 1)
+    size_t dec_row_block = SIZE_MAX;
 };
 
 template <Fp8Promotion P>
@@ -519,45 +529,60 @@ void compute_group(const SmallProblem& pb, size_t n0, SmallScratch& s) {
     const size_t kb = ceil_div(pb.k, kFp8Block);
     const size_t row_block = n0 / kFp8Block;
     const bool dequant = pb.w.type == Src::E4M3Dequant;
-    E4m3Decoder dec;
-    if (!dequant) prepare_decoder(1.0f, dec);
-    const size_t kc_step = pb.fp8 != nullptr ? kFp8Block : kGemvKc;
+    if (dequant && s.dec_row_block != row_block) {
+        // Decoders for every K block of this 128-row scale block, shared by its 8 groups.
+        s.dec.resize(kb);
+        for (size_t b = 0; b < kb; ++b)
+            prepare_decoder(pb.w.block_scale[row_block * kb + b], s.dec[b]);
+        s.dec_row_block = row_block;
+    } else if (!dequant && s.dec.empty()) {
+        s.dec.resize(1);
+        prepare_decoder(1.0f, s.dec[0]);
+    }
     const uint16_t* wr[kGemvRows];
     for (size_t j = 0; j < kGemvRows; ++j)
-        wr[j] = s.buf.data() + (j < rows ? j : 0) * kGemvKc;
-    for (size_t k0 = 0; k0 < pb.k; k0 += kc_step) {
-        const size_t kc = std::min(kc_step, pb.k - k0);
-        for (size_t b0 = k0; b0 < k0 + kc; b0 += kFp8Block) {
-            const size_t len = std::min(kFp8Block, k0 + kc - b0);
-            if (dequant) prepare_decoder(pb.w.block_scale[row_block * kb + b0 / kFp8Block], dec);
-            for (size_t j = 0; j < rows; ++j) {
-                pb.kern.decode_e4m3(q + (n0 + j) * pb.k + b0, len, dec,
-                                    s.buf.data() + j * kGemvKc + (b0 - k0));
+        wr[j] = s.buf.data() + (j < rows ? j : 0) * kDecodeLd;
+    for (size_t k0 = 0; k0 < pb.k; k0 += kDecodeKc) {
+        const size_t dc = std::min(kDecodeKc, pb.k - k0);
+        // Row by row: each row is read as one long sequential run, which the hardware
+        // prefetcher streams well (16 interleaved short runs were latency-bound).
+        const E4m3Decoder* dec = dequant ? s.dec.data() + k0 / kFp8Block : s.dec.data();
+        for (size_t j = 0; j < rows; ++j) {
+            pb.kern.decode_e4m3(q + (n0 + j) * pb.k + k0, dc, dec, dequant ? 1 : 0,
+                                s.buf.data() + j * kDecodeLd);
+        }
+        // The decoded rows (L2-resident) through the BF16 kernel: in 128-deep blocks for
+        // fp8_gemm, in L1-sized pieces when several row groups of x share them.
+        const size_t sub = pb.fp8 != nullptr ? kFp8Block : (pb.m <= kGemvMaxMr ? dc : kGemvKc);
+        for (size_t s0 = 0; s0 < dc; s0 += sub) {
+            const size_t len = std::min(sub, dc - s0);
+            const uint16_t* wp[kGemvRows];
+            for (size_t j = 0; j < kGemvRows; ++j)
+                wp[j] = wr[j] + s0;
+            if (pb.fp8 == nullptr) {
+                gemv_chunk(pb, pb.kern.bf16, wp, k0 + s0, len, s.acc.data());
+                continue;
             }
-        }
-        if (pb.fp8 == nullptr) {
-            gemv_chunk(pb, pb.kern.bf16, wr, k0, kc, s.acc.data());
-            continue;
-        }
-        std::fill(s.partial.begin(), s.partial.end(), 0.0f);
-        gemv_chunk(pb, pb.kern.bf16, wr, k0, kc, s.partial.data());
-        const Fp8Scales& f = *pb.fp8;
-        const size_t blk = k0 / kFp8Block;
-        const float b_s = f.b_scale[row_block * f.kb + blk];
-        const float* a_s = f.a_scale + blk;
-        switch (f.promotion) {
-            case Fp8Promotion::ScaleProductFirst:
-                promote_rows<Fp8Promotion::ScaleProductFirst>(s.partial.data(), s.acc.data(), pb.m,
-                                                              a_s, f.kb, b_s);
-                break;
-            case Fp8Promotion::ScaleProductFirstFma:
-                promote_rows<Fp8Promotion::ScaleProductFirstFma>(s.partial.data(), s.acc.data(),
+            std::fill(s.partial.begin(), s.partial.end(), 0.0f);
+            gemv_chunk(pb, pb.kern.bf16, wp, k0 + s0, len, s.partial.data());
+            const Fp8Scales& f = *pb.fp8;
+            const size_t blk = (k0 + s0) / kFp8Block;
+            const float b_s = f.b_scale[row_block * f.kb + blk];
+            const float* a_s = f.a_scale + blk;
+            switch (f.promotion) {
+                case Fp8Promotion::ScaleProductFirst:
+                    promote_rows<Fp8Promotion::ScaleProductFirst>(s.partial.data(), s.acc.data(),
+                                                                  pb.m, a_s, f.kb, b_s);
+                    break;
+                case Fp8Promotion::ScaleProductFirstFma:
+                    promote_rows<Fp8Promotion::ScaleProductFirstFma>(s.partial.data(), s.acc.data(),
+                                                                     pb.m, a_s, f.kb, b_s);
+                    break;
+                case Fp8Promotion::TritonSequential:
+                    promote_rows<Fp8Promotion::TritonSequential>(s.partial.data(), s.acc.data(),
                                                                  pb.m, a_s, f.kb, b_s);
-                break;
-            case Fp8Promotion::TritonSequential:
-                promote_rows<Fp8Promotion::TritonSequential>(s.partial.data(), s.acc.data(), pb.m,
-                                                             a_s, f.kb, b_s);
-                break;
+                    break;
+            }
         }
     }
 }
@@ -625,7 +650,7 @@ GemvKernels select_gemv() {
     return detail::gemv_kernels_baseline();
 }
 
-// Small-M path for any M <= kSmallMMax.
+// Small-M path (any M works; used for M <= t_small_m_max).
 void run_small_m(const Operand& x,
                  const Operand& w,
                  void* y,
@@ -664,6 +689,12 @@ SimdPath set_simd_path(SimdPath path) {
     return old;
 }
 
+size_t set_gemm_small_m_max(size_t m_max) {
+    const size_t old = t_small_m_max;
+    t_small_m_max = m_max;
+    return old;
+}
+
 const char* active_simd_path_name() {
     return select_kernel().name;
 }
@@ -686,7 +717,7 @@ void gemm(const void* x,
                select_kernel(),
                nullptr};
     check_out(y_type, "gemm.y");
-    if (m <= kSmallMMax) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
+    if (m <= t_small_m_max) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
     run(pb, y, y_type, threads);
 }
 
@@ -717,7 +748,7 @@ void gemm_dequant(const void* x,
                select_kernel(),
                nullptr};
     check_out(y_type, "gemm_dequant.y");
-    if (m <= kSmallMMax) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
+    if (m <= t_small_m_max) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
     run(pb, y, y_type, threads);
 }
 
@@ -735,7 +766,7 @@ void fp8_gemm(const uint8_t* xq,
     check_out(y_type, "fp8_gemm.y");
     Fp8Scales scales{x_scale, w_scale, ceil_div(k, kFp8Block), promotion};
     Problem pb{{xq, Src::E4M3}, {wq, Src::E4M3}, m, n, k, select_kernel(), &scales};
-    if (m <= kSmallMMax) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, &scales);
+    if (m <= t_small_m_max) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, &scales);
     run(pb, y, y_type, threads);
 }
 

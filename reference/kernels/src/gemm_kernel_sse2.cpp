@@ -118,7 +118,7 @@ MicroKernel microkernel_baseline() {
 GemvKernels gemv_kernels_baseline() {
     return {{&gemv_f32<1>, &gemv_f32<2>, &gemv_f32<3>, &gemv_f32<4>},
             {&gemv_bf16<1>, &gemv_bf16<2>, &gemv_bf16<3>, &gemv_bf16<4>},
-            &decode_e4m3_scalar,
+            &decode_e4m3_blocks_scalar,
             "sse2"};
 }
 

@@ -59,8 +59,12 @@ struct E4m3Decoder {
     alignas(16) uint8_t lut_lo[16];  // low bytes of lut
     alignas(16) uint8_t lut_hi[16];  // high bytes of lut
 };
-// out[i] = bits of bf16(f32(q[i]) * d.scale), i < len. Any NaN result is written as 0x7FC0.
-using DecodeE4m3Fn = void (*)(const uint8_t* q, size_t len, const E4m3Decoder& d, uint16_t* out);
+// out[i] = bits of bf16(f32(q[i]) * s.scale), i < len, where s = d[(i / 128) * d_step] (one
+// decoder per 128-wide scale block from q, or d_step = 0 for one decoder throughout). Any NaN
+// result is written as 0x7FC0.
+inline constexpr size_t kDecodeBlock = 128;
+using DecodeE4m3Fn =
+    void (*)(const uint8_t* q, size_t len, const E4m3Decoder* d, size_t d_step, uint16_t* out);
 
 struct GemvKernels {
     GemvF32Fn f32[kGemvMaxMr];    // index mr - 1

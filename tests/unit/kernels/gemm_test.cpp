@@ -367,6 +367,48 @@ TEST_CASE("small-M gemm_dequant and fp8_gemm match the twins on mostly-normal co
     }
 }
 
+TEST_CASE("the small-M and blocked paths give identical bits at the same M") {
+    struct LimitGuard {
+        explicit LimitGuard(size_t m) : old(set_gemm_small_m_max(m)) {}
+        ~LimitGuard() { set_gemm_small_m_max(old); }
+        size_t old;
+    };
+    uint64_t seed = 800;
+    for (const Shape& s : {Shape{1, 70, 300}, Shape{6, 33, 129}, Shape{21, 40, 515}}) {
+        auto x = test::random_bf16(s.m * s.k, seed++);
+        auto wb = test::random_bf16(s.n * s.k, seed++);
+        auto wq = normal_e4m3(s.n * s.k, seed++, 61);
+        auto ws = random_scales(ceil_div(s.n, kFp8Block) * ceil_div(s.k, kFp8Block), seed++);
+        std::vector<float> small(s.m * s.n), blocked(s.m * s.n);
+        for (int threads : {1, 3}) {
+            INFO("shape ", s.m, "x", s.n, "x", s.k, " threads ", threads);
+            {
+                LimitGuard g(1000);
+                gemm(x.data(), DType::BF16, wb.data(), DType::BF16, small.data(), DType::F32, s.m,
+                     s.n, s.k, threads);
+            }
+            {
+                LimitGuard g(0);
+                gemm(x.data(), DType::BF16, wb.data(), DType::BF16, blocked.data(), DType::F32, s.m,
+                     s.n, s.k, threads);
+            }
+            CHECK(same_bytes(small, blocked));
+            {
+                LimitGuard g(1000);
+                gemm_dequant(x.data(), DType::BF16, wq.data(), ws.data(), small.data(), DType::F32,
+                             s.m, s.n, s.k, threads);
+            }
+            {
+                LimitGuard g(0);
+                gemm_dequant(x.data(), DType::BF16, wq.data(), ws.data(), blocked.data(),
+                             DType::F32, s.m, s.n, s.k, threads);
+            }
+            CHECK(same_bytes(small, blocked));
+        }
+    }
+    CHECK(set_gemm_small_m_max(kGemmSmallMMax) == kGemmSmallMMax);
+}
+
 TEST_CASE("fp8_gemm promotes per 128-deep block with the documented formulas") {
     // One output, K = 200: block 0 has k 0..127, block 1 has k 128..199. All operands 1.0
     // (E4M3 0x38) so partial0 = 128, partial1 = 72 exactly.

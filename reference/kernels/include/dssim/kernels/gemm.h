@@ -98,6 +98,9 @@ void fp8_gemm(const uint8_t* xq,
 // streams each weight row once; larger M uses the cache-blocked path. The two give identical
 // bits (tested); the value is a measured speed crossover (bench/README.md).
 inline constexpr size_t kGemmSmallMMax = 16;
+// Sets the small-M limit for subsequent calls on this thread (returns the previous one); for
+// tests and benchmarks that compare the two paths on one shape (0 = blocked path always).
+size_t set_gemm_small_m_max(size_t m_max);
 
 // Which SIMD path gemm()/fp8_gemm() use. Both paths give identical bits (tested); this exists
 // for tests and benchmarks. Auto picks AVX2 when the CPU has it.

@@ -1,7 +1,11 @@
-// Static contiguous partitioning: chunk boundaries depend only on (n, threads, grain).
+// Static contiguous partitioning on a persistent thread pool: chunk boundaries depend only on
+// (n, threads, grain); which thread runs a chunk is decided at run time, which cannot change
+// any result because every index belongs to exactly one chunk.
 #include "dssim/base/parallel.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -14,6 +18,113 @@ int hardware_threads() {
     return n == 0 ? 1 : static_cast<int>(n);
 }
 
+namespace {
+
+// Upper bound on pool threads; a call asking for more threads still gets all its chunks run
+// (by fewer threads), with the same boundaries.
+constexpr size_t kMaxPoolThreads = 63;
+
+// Depth of parallel_for bodies running on this thread; a call made inside a body runs inline.
+thread_local int t_body_depth = 0;
+
+struct Job {
+    const std::function<void(size_t, size_t)>* body;
+    size_t n, grain, units, chunks;
+    size_t next = 0;  // next chunk to hand out (guarded by the pool mutex)
+    size_t done = 0;  // chunks finished (guarded by the pool mutex)
+    std::exception_ptr error;
+
+    // Runs chunk w (boundaries as documented in parallel.h) and records its first exception.
+    void run_chunk(size_t w, std::mutex& error_mutex) {
+        const size_t u0 = units * w / chunks;
+        const size_t u1 = units * (w + 1) / chunks;
+        const size_t begin = std::min(n, u0 * grain);
+        const size_t end = std::min(n, u1 * grain);
+        if (begin >= end) return;
+        ++t_body_depth;
+        try {
+            (*body)(begin, end);
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(error_mutex);
+            if (!error) error = std::current_exception();
+        }
+        --t_body_depth;
+    }
+};
+
+// Worker threads live for the whole process and sleep on a condition variable between jobs.
+// The caller of a job runs chunks too and never waits for a chunk nobody has claimed, so
+// concurrent callers, or more chunks than pool threads, cannot deadlock.
+class Pool {
+  public:
+    void run(Job& job) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            grow(std::min(job.chunks - 1, kMaxPoolThreads));
+            queue_.push_back(&job);
+        }
+        for (size_t i = 1; i < job.chunks; ++i)
+            work_cv_.notify_one();
+        size_t w = 0;
+        while (claim(job, w))
+            finish(job, w);
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_cv_.wait(lock, [&] { return job.done == job.chunks; });
+    }
+
+  private:
+    // Hands out the next chunk of `job`; the job leaves the queue with its last chunk.
+    bool claim(Job& job, size_t& w) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (job.next >= job.chunks) return false;
+        w = job.next++;
+        if (job.next == job.chunks) queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
+        return true;
+    }
+
+    void finish(Job& job, size_t w) {
+        job.run_chunk(w, mutex_);
+        std::lock_guard<std::mutex> lock(mutex_);
+        // After this increment the caller may return and destroy the job: no access after it.
+        if (++job.done == job.chunks) done_cv_.notify_all();
+    }
+
+    void grow(size_t want) {
+        while (threads_.size() < want)
+            threads_.emplace_back([this] { worker(); });
+    }
+
+    void worker() {
+        for (;;) {
+            Job* job = nullptr;
+            size_t w = 0;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                work_cv_.wait(lock, [&] { return !queue_.empty(); });
+                job = queue_.front();
+                w = job->next++;
+                if (job->next == job->chunks) queue_.pop_front();
+            }
+            finish(*job, w);
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable work_cv_;
+    std::condition_variable done_cv_;
+    std::deque<Job*> queue_;  // jobs with chunks not yet handed out
+    std::vector<std::thread> threads_;
+};
+
+Pool& pool() {
+    // Never destroyed: workers block on the condition variable until the process exits, so a
+    // parallel_for from a static destructor still works.
+    static Pool* p = new Pool;
+    return *p;
+}
+
+}  // namespace
+
 void parallel_for(size_t n,
                   int threads,
                   const std::function<void(size_t, size_t)>& body,
@@ -22,42 +133,23 @@ void parallel_for(size_t n,
         return;
     }
     grain = std::max<size_t>(grain, 1);
-    size_t units = (n + grain - 1) / grain;
-    size_t workers = std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), units);
-    if (workers <= 1) {
+    const size_t units = (n + grain - 1) / grain;
+    const size_t chunks = std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), units);
+    if (chunks <= 1) {
         body(0, n);
         return;
     }
-    std::exception_ptr first_error;
-    std::mutex error_mutex;
-    auto run = [&](size_t w) {
-        size_t u0 = units * w / workers;
-        size_t u1 = units * (w + 1) / workers;
-        size_t begin = std::min(n, u0 * grain);
-        size_t end = std::min(n, u1 * grain);
-        if (begin >= end) {
-            return;
-        }
-        try {
-            body(begin, end);
-        } catch (...) {
-            std::lock_guard<std::mutex> lock(error_mutex);
-            if (!first_error) {
-                first_error = std::current_exception();
-            }
-        }
-    };
-    std::vector<std::thread> pool;
-    pool.reserve(workers - 1);
-    for (size_t w = 1; w < workers; ++w) {
-        pool.emplace_back(run, w);
+    Job job{&body, n, grain, units, chunks};
+    if (t_body_depth > 0) {
+        // Nested call: the same chunks, one after another on this thread.
+        std::mutex error_mutex;
+        for (size_t w = 0; w < chunks; ++w)
+            job.run_chunk(w, error_mutex);
+    } else {
+        pool().run(job);
     }
-    run(0);
-    for (auto& t : pool) {
-        t.join();
-    }
-    if (first_error) {
-        std::rethrow_exception(first_error);
+    if (job.error) {
+        std::rethrow_exception(job.error);
     }
 }
 

@@ -220,6 +220,10 @@ class StepExecutor {
         }
         for (auto v : order) {
             const Op& op = dag[v];
+            if (skipped(op)) {
+                pass_through(op);
+                continue;
+            }
             execute(op);
             emit(op);
             for (const auto& in : op.inputs)
@@ -241,6 +245,23 @@ class StepExecutor {
     }
 
     [[nodiscard]] bool mtp_op(const Op& op) const { return rt_.is_mtp_layer(op.layer); }
+
+    // RuntimeOptions::only_layers: main layers outside the range are not executed.
+    [[nodiscard]] bool skipped(const Op& op) const {
+        const auto& range = rt_.opt.only_layers;
+        return range && op.layer >= 0 && !mtp_op(op) &&
+               (op.layer < range->first || op.layer > range->second);
+    }
+    // A skipped layer's output is its input: the residual ops forward their first input (the
+    // residual stream); every other op of the layer produces nothing.
+    void pass_through(const Op& op) {
+        if (ends_with(op.name, "_residual")) {
+            Tensor copy = env_.at(op.inputs.at(0).name);
+            env_.insert_or_assign(op.outputs.at(0).name, std::move(copy));
+        }
+        for (const auto& in : op.inputs)
+            release(in.name);
+    }
     [[nodiscard]] const RowSet& rows_of(const Op& op) const { return mtp_op(op) ? mtp : main; }
 
     // Input i of op; MTP ops reading a main-model tensor get the rows of their own row set.

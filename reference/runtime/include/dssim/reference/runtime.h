@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dssim/models/model_config.h"
@@ -39,6 +40,10 @@ struct RuntimeOptions {
     // (madvise DONTNEED; the page cache keeps them), so the resident set holds about one op's
     // weights. nullopt: on when the checkpoint is larger than half the physical memory.
     std::optional<bool> stream_weights;
+    // Benchmarks and layer-subset checkpoints (`checkpoint synth --layers A-B`): execute only
+    // main layers [first, last]; every other main layer passes its input through unchanged.
+    // The results are then not the model's. nullopt: all layers.
+    std::optional<std::pair<int64_t, int64_t>> only_layers;
 };
 
 struct GenerateOptions {

@@ -21,5 +21,6 @@ void add_checkpoint_command(CLI::App& app);
 void add_graph_command(CLI::App& app);
 void add_devices_command(CLI::App& app);
 void add_simulate_command(CLI::App& app);
+void add_replay_command(CLI::App& app);
 
 }  // namespace dssim::cli

@@ -53,22 +53,20 @@ Ns Trace::end_time() const {
 
 bool parse_us_to_ns(std::string_view text, Ns& out) {
     // Decimal text -> integer digits and a power of ten, then scaled by 1000 (us -> ns).
-    // At most 18 significant digits are kept (beyond nanoseconds nothing matters).
+    // Digits beyond what an int64 holds are dropped (far below a nanosecond).
     size_t i = 0;
     bool negative = false;
     if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
     int64_t mantissa = 0;
     int exponent = 0;
-    int digits = 0;
     bool any = false;
     bool dot = false;
     for (; i < text.size(); ++i) {
         char c = text[i];
         if (c >= '0' && c <= '9') {
             any = true;
-            if (digits < 18) {
+            if (mantissa <= (INT64_MAX - 9) / 10) {
                 mantissa = mantissa * 10 + (c - '0');
-                if (mantissa != 0) ++digits;
                 if (dot) --exponent;
             } else if (!dot) {
                 ++exponent;  // an insignificant digit of a huge integer part

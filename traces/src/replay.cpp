@@ -498,8 +498,9 @@ Ns Retimer::retime(const Kernel& k, size_t category) const {
     const double d = static_cast<double>(k.dur);
     const double fixed = std::min(d, fixed_from);
     const double var = d - fixed;
-    const double fixed_scale = fixed_from > 0 ? fixed_to / fixed_from : 1.0;
-    return static_cast<Ns>(std::llround(fixed * fixed_scale + var * ratio));
+    // A fixed cost the recording device does not have is added whole on the target.
+    const double fixed_new = fixed_from > 0 ? fixed * fixed_to / fixed_from : fixed_to;
+    return static_cast<Ns>(std::llround(fixed_new + var * ratio));
 }
 
 std::vector<Ns> Retimer::retime_all(const Trace& trace, const Classification& cls) const {

@@ -1,0 +1,336 @@
+// Trace import, classification, dependency inference, scheduling, re-timing and reports on
+// small committed traces (tests/data/traces) and hand-written text.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "dssim/base/error.h"
+#include "dssim/traces.h"
+
+using namespace dssim;
+using namespace dssim::traces;
+
+namespace {
+
+std::string data(const std::string& name) {
+    return std::string(DSSIM_SOURCE_DIR) + "/tests/data/traces/" + name;
+}
+
+size_t find_kernel(const Trace& t, const std::string& part) {
+    for (size_t i = 0; i < t.kernels.size(); ++i)
+        if (t.name_of(t.kernels[i]).find(part) != std::string::npos) return i;
+    FAIL("no kernel named like " << part);
+    return 0;
+}
+
+const RuleTable& rules() {
+    static RuleTable r = load_rule_table("default");
+    return r;
+}
+
+std::string category_of(const Trace& t, const Classification& c, const std::string& part) {
+    return rules().categories[c.category[find_kernel(t, part)]].name;
+}
+
+}  // namespace
+
+TEST_CASE("parse_us_to_ns reads decimal text exactly") {
+    Ns v = 0;
+    CHECK(parse_us_to_ns("1740461679471346", v));
+    CHECK(v == 1740461679471346000LL);
+    CHECK(parse_us_to_ns("1740461679471346.123", v));
+    CHECK(v == 1740461679471346123LL);  // a double would lose the last digits
+    CHECK(parse_us_to_ns("20.5", v));
+    CHECK(v == 20500);
+    CHECK(parse_us_to_ns("0.0004", v));
+    CHECK(v == 0);
+    CHECK(parse_us_to_ns("0.0005", v));
+    CHECK(v == 1);
+    CHECK(parse_us_to_ns("1.5e3", v));
+    CHECK(v == 1500000);
+    CHECK(parse_us_to_ns("-3", v));
+    CHECK(v == -3000);
+    CHECK_FALSE(parse_us_to_ns("1e30", v));
+    CHECK_FALSE(parse_us_to_ns("abc", v));
+    CHECK_FALSE(parse_us_to_ns("", v));
+}
+
+TEST_CASE("Kineto trace: device kernels kept, host events counted, metadata read") {
+    Trace t = import_trace_file(data("small_kineto.json"));
+    CHECK(t.info.format == "kineto");
+    CHECK(t.info.device_name == "NVIDIA H800");
+    CHECK(t.info.world_size == 16);
+    CHECK(t.kernels.size() == 9);
+    REQUIRE(t.streams.size() == 2);
+    CHECK(t.streams[0].label == "stream 7");
+    CHECK(t.streams[1].label == "stream 27");
+    CHECK(t.stats.host_events == 3);
+    CHECK(t.stats.stream_waits == 1);
+    CHECK(t.stats.warning_count() == 0);
+    const Kernel& ln = t.kernels[find_kernel(t, "ln_fwd")];
+    CHECK(ln.dur == 20500);
+    CHECK(ln.correlation == 11);
+    CHECK(ln.grid[0] == 396);
+    CHECK(ln.block[0] == 128);
+    CHECK(t.kernels[find_kernel(t, "Memcpy")].bytes == 131072);
+    // Sorted by stream, then start.
+    for (size_t i = 1; i < t.kernels.size(); ++i)
+        if (t.kernels[i].stream == t.kernels[i - 1].stream)
+            CHECK(t.kernels[i].start >= t.kernels[i - 1].start);
+}
+
+TEST_CASE("Chrome dialect: bare array, B/E pairs, flows bound to kernels") {
+    Trace t = import_trace_file(data("small_chrome.json"));
+    CHECK(t.info.format == "chrome");
+    CHECK(t.kernels.size() == 5);
+    const Kernel& norm = t.kernels[find_kernel(t, "rms_norm")];
+    CHECK(norm.dur == 10000);
+    REQUIRE(t.flow_edges.size() == 1);
+    CHECK(t.name_of(t.kernels[t.flow_edges[0].from]) == "gemm_fp8 q_proj");
+    CHECK(t.name_of(t.kernels[t.flow_edges[0].to]) == "ep::intranode::dispatch<8>");
+}
+
+TEST_CASE("dssim simulator trace: op kinds classify through the cat field") {
+    Trace t = import_trace_file(data("small_dssim.json"));
+    CHECK(t.info.format == "dssim");
+    CHECK(t.info.device_name == "h800");
+    CHECK(t.kernels.size() == 7);
+    CHECK(t.flow_edges.size() == 2);
+    Classification c = classify(t, rules());
+    CHECK(c.unknown_kernels == 0);
+    CHECK(category_of(t, c, "wq_a") == "gemm_fp8");
+    CHECK(category_of(t, c, "experts") == "grouped_gemm");
+    CHECK(category_of(t, c, "dispatch") == "ep_dispatch");
+    CHECK(category_of(t, c, "combine") == "ep_combine");
+    CHECK(category_of(t, c, "attn_norm") == "norm");
+}
+
+TEST_CASE("bad input: exit-2 errors name the file, per-event problems are counted") {
+    CHECK_THROWS_WITH_AS(import_trace_file(data("bad_truncated.json")),
+                         doctest::Contains("bad_truncated.json: byte"), InputError);
+    CHECK_THROWS_WITH_AS(import_trace_file(data("bad_scalar_root.json")),
+                         doctest::Contains("bad_scalar_root.json"), InputError);
+    CHECK_THROWS_WITH_AS(import_trace_file(data("bad_no_events.json")),
+                         doctest::Contains("no traceEvents array"), InputError);
+    CHECK_THROWS_WITH_AS(import_trace_file(data("bad_no_device_events.json")),
+                         doctest::Contains("no device events"), InputError);
+    CHECK_THROWS_AS(import_trace_file(data("no_such_file.json")), InputError);
+    CHECK_THROWS_AS(import_trace_text("", "empty"), InputError);
+    CHECK_THROWS_AS(import_trace_text("{\"traceEvents\": [", "open"), InputError);
+
+    Trace m = import_trace_file(data("bad_missing_fields.json"));
+    CHECK(m.kernels.size() == 2);  // k1 (no ts) and k2 (no dur) and k4 (bad ts) skipped
+    CHECK(m.stats.warnings.at("event without ts (skipped)") == 1);
+    CHECK(m.stats.warnings.at("complete event without dur (skipped)") == 1);
+    CHECK(m.stats.warnings.at("event without a name (named <unnamed>)") == 1);
+    CHECK(m.stats.warnings.at("ts is not a number (event skipped)") == 1);
+
+    Trace n = import_trace_file(data("bad_negative_dur.json"));
+    CHECK(n.kernels.size() == 2);
+    CHECK(n.kernels[0].dur == 0);
+    CHECK(n.stats.warnings.at("negative duration (set to 0)") == 1);
+
+    Trace u = import_trace_file(data("bad_unsorted.json"));
+    REQUIRE(u.kernels.size() == 3);
+    CHECK(u.name_of(u.kernels[0]) == "rms_norm a");
+    CHECK(u.name_of(u.kernels[2]) == "rms_norm c");
+    CHECK(u.stats.warnings.at("events out of time order on their stream (sorted)") == 2);
+    CHECK(u.stats.warnings.at("E event without a matching B (skipped)") == 1);
+    CHECK(u.stats.warnings.at("B event never closed (skipped)") == 1);
+}
+
+TEST_CASE("rule table: DeepSeek kernel names, unknown kernels counted and kept") {
+    Trace t = import_trace_file(data("small_kineto.json"));
+    Classification c = classify(t, rules());
+    CHECK(category_of(t, c, "ln_fwd") == "norm");
+    CHECK(category_of(t, c, "per_token_cast") == "quant_cast");
+    CHECK(category_of(t, c, "internode::dispatch") == "ep_dispatch");
+    CHECK(category_of(t, c, "internode::combine") == "ep_combine");
+    CHECK(category_of(t, c, "fp8_ptp128c") == "gemm_fp8");
+    CHECK(category_of(t, c, "m_grouped_fp8") == "grouped_gemm");
+    CHECK(category_of(t, c, "compute_attn") == "attention_fwd");
+    CHECK(category_of(t, c, "Memcpy") == "memcpy");
+    CHECK(category_of(t, c, "mystery") == "other");
+    CHECK(c.unknown_kernels == 1);
+    CHECK(c.unknown.at("mystery_kernel_without_rule(int)") == 1);
+    bool matched = true;
+    CHECK(rules()
+              .categories[rules().classify("void cutlass::device_kernel<flash::FlashAttnBwd<x>>",
+                                           "kernel", matched)]
+              .name == "attention_bwd");
+    CHECK(rules()
+              .categories[rules().classify("dpsk::grouped_gemm::cuda::utils::transpose<512>",
+                                           "kernel", matched)]
+              .name == "elementwise");
+}
+
+TEST_CASE("rule table errors name file and field") {
+    Json j = load_json_file(std::string(DSSIM_SOURCE_DIR) + "/configs/kernel-rules/default.json");
+    Json bad = j;
+    bad["rules"][0]["match"] = "([unclosed";
+    CHECK_THROWS_WITH_AS(parse_rule_table(bad, "x.json"),
+                         doctest::Contains("x.json: rules[0].match: bad regular expression"),
+                         InputError);
+    bad = j;
+    bad["rules"][0]["category"] = "nope";
+    CHECK_THROWS_WITH_AS(parse_rule_table(bad, "x.json"),
+                         doctest::Contains("rules[0].category: unknown category 'nope'"),
+                         InputError);
+    bad = j;
+    bad["categories"][0]["resource"] = "magic";
+    CHECK_THROWS_AS(parse_rule_table(bad, "x.json"), InputError);
+    bad = j;
+    bad["surprise"] = 1;
+    CHECK_THROWS_WITH_AS(parse_rule_table(bad, "x.json"), doctest::Contains("surprise"),
+                         InputError);
+}
+
+TEST_CASE("dependency inference: idle stream + other stream's end just before") {
+    Trace t = import_trace_file(data("small_kineto.json"));
+    Classification c = classify(t, rules());
+    Dependencies d = infer_dependencies(t, c, rules());
+    CHECK(d.inferred_edges == 4);
+    auto deps_of = [&](const std::string& part) {
+        std::vector<std::string> out;
+        for (uint32_t p : d.cross[find_kernel(t, part)])
+            out.push_back(t.name_of(t.kernels[p]));
+        return out;
+    };
+    CHECK(deps_of("internode::dispatch") ==
+          std::vector<std::string>{"void cuda::per_token_cast_to_fp8_with_channels<bf16>(x)"});
+    CHECK(deps_of("m_grouped") ==
+          std::vector<std::string>{"void dpsk::ep::internode::dispatch<false, 8>(int4*)"});
+    CHECK(deps_of("fp8_ptp128c").empty());  // started right after its stream predecessor
+    CHECK(deps_of("compute_attn").empty());
+    CHECK(d.lag[find_kernel(t, "m_grouped")] == 3000);
+}
+
+TEST_CASE("list schedule with recorded durations reproduces the recording exactly") {
+    for (const char* f : {"small_kineto.json", "small_chrome.json", "small_dssim.json"}) {
+        Trace t = import_trace_file(data(f));
+        Classification c = classify(t, rules());
+        Dependencies d = infer_dependencies(t, c, rules());
+        std::vector<Ns> dur;
+        for (const Kernel& k : t.kernels)
+            dur.push_back(k.dur);
+        Schedule s = list_schedule(t, d, dur);
+        for (size_t i = 0; i < t.kernels.size(); ++i)
+            CHECK(s.start[i] == t.kernels[i].start);
+    }
+}
+
+TEST_CASE("a slower producer delays its consumer on another stream, overlap follows") {
+    Trace t = import_trace_file(data("small_kineto.json"));
+    Classification c = classify(t, rules());
+    Dependencies d = infer_dependencies(t, c, rules());
+    std::vector<Ns> dur;
+    for (const Kernel& k : t.kernels)
+        dur.push_back(k.dur);
+    size_t disp = find_kernel(t, "internode::dispatch");
+    size_t grouped = find_kernel(t, "m_grouped");
+    dur[disp] += 1000000;  // +1 ms
+    Schedule s = list_schedule(t, d, dur);
+    CHECK(s.start[grouped] == t.kernels[grouped].start + 1000000);
+    CHECK(s.binding[grouped] == static_cast<int64_t>(disp));
+    // The GEMM that ran beside the dispatch does not move.
+    size_t gemm = find_kernel(t, "fp8_ptp128c");
+    CHECK(s.start[gemm] == t.kernels[gemm].start);
+}
+
+TEST_CASE("re-timing: same device is the identity; categories scale with their resource") {
+    Trace t = import_trace_file(data("small_kineto.json"));
+    Classification c = classify(t, rules());
+    devices::CostModel h800 = load_cost_model("h800");
+    devices::CostModel h100 = load_cost_model("h100");
+    devices::CostModel ascend = load_cost_model("ascend-910c");
+    Retimer same(h800, h800, rules(), std::nullopt, std::nullopt, t.info.world_size);
+    for (size_t i = 0; i < t.kernels.size(); ++i)
+        CHECK(same.retime(t.kernels[i], c.category[i]) == t.kernels[i].dur);
+
+    // EP over 16 ranks leaves each node through the same 400 Gb/s NIC on H800 and H100.
+    Retimer to_h100(h800, h100, rules(), std::nullopt, std::nullopt, 16);
+    size_t disp = rules().category_index("ep_dispatch");
+    CHECK(to_h100.scaling()[disp].ratio == doctest::Approx(1.0));
+    // Ascend 910C: no FP8, FP8 GEMMs run at its INT8 rate (1504 vs 1979): slower compute;
+    // the 384-device UB domain holds all 16 EP ranks: much faster dispatch.
+    Retimer to_ascend(h800, ascend, rules(), std::nullopt, std::nullopt, 16);
+    CHECK(to_ascend.scaling()[rules().category_index("gemm_fp8")].ratio > 1.2);
+    CHECK(to_ascend.scaling()[disp].ratio < 0.5);
+    size_t k = find_kernel(t, "internode::dispatch");
+    CHECK(to_ascend.retime(t.kernels[k], disp) < t.kernels[k].dur / 2);
+}
+
+TEST_CASE("model-derived work changes the basis, not the identity") {
+    Trace t = import_trace_file(data("small_kineto.json"));
+    Classification c = classify(t, rules());
+    devices::CostModel h800 = load_cost_model("h800");
+    devices::CostModel ascend = load_cost_model("ascend-910c");
+    auto model = models::resolve_model_config("deepseek-v3");
+    auto dep = load_replay_deployment(data("deployment-train-ep64.json"));
+    CHECK(dep.ep == 64);
+    Retimer same(h800, h800, rules(), model, dep, 0);
+    for (size_t i = 0; i < t.kernels.size(); ++i)
+        CHECK(same.retime(t.kernels[i], c.category[i]) == t.kernels[i].dur);
+    Retimer r(h800, ascend, rules(), model, dep, 0);
+    const auto& g = r.scaling()[rules().category_index("grouped_gemm")];
+    CHECK(g.basis.find("model experts: 4 local x 8192 rows") != std::string::npos);
+    CHECK(r.scaling()[rules().category_index("ep_combine")].basis.find("EP64") !=
+          std::string::npos);
+}
+
+TEST_CASE("metrics: busy, exposed communication, overlap and critical path") {
+    Trace t = import_trace_file(data("small_chrome.json"));
+    Classification c = classify(t, rules());
+    Dependencies d = infer_dependencies(t, c, rules());
+    Schedule s = recorded_schedule(t, d);
+    TimelineMetrics m = measure(t, c, rules(), s);
+    CHECK(m.span == 383000);
+    CHECK(m.comm_busy == 200000);     // dispatch 150..350
+    CHECK(m.compute_busy == 190000);  // 0..160 and 353..383
+    CHECK(m.exposed_comm == 190000);  // only 150..160 overlaps compute
+    CHECK(m.overlap_ratio == doctest::Approx(0.05));
+    // swiglu <- dispatch <- (flow) gemm <- rms_norm
+    REQUIRE(m.critical_path.size() == 4);
+    CHECK(t.name_of(t.kernels[m.critical_path.front()]) == "rms_norm");
+    CHECK(t.name_of(t.kernels[m.critical_path.back()]) == "swiglu");
+}
+
+TEST_CASE("re-timed Chrome trace re-imports with the same kernels; output is deterministic") {
+    Trace t = import_trace_file(data("small_kineto.json"));
+    Comparison cmp;
+    cmp.rules = &rules();
+    cmp.title = "t";
+    cmp.before.label = "a";
+    cmp.after.label = "b";
+    cmp.before.trace = cmp.after.trace = &t;
+    cmp.before.cls = cmp.after.cls = classify(t, rules());
+    Dependencies d = infer_dependencies(t, cmp.before.cls, rules());
+    cmp.before.schedule = recorded_schedule(t, d);
+    devices::CostModel h800 = load_cost_model("h800");
+    devices::CostModel ascend = load_cost_model("ascend-910c");
+    Retimer r(h800, ascend, rules(), std::nullopt, std::nullopt, t.info.world_size);
+    cmp.after.schedule = list_schedule(t, d, r.retime_all(t, cmp.before.cls));
+    cmp.before.metrics = measure(t, cmp.before.cls, rules(), cmp.before.schedule);
+    cmp.after.metrics = measure(t, cmp.after.cls, rules(), cmp.after.schedule);
+    match_kernels(cmp);
+    CHECK(cmp.matched == 9);
+    REQUIRE(cmp.top_changes.size() == 9);
+    CHECK(t.name_of(t.kernels[cmp.top_changes[0].before]).find("combine") != std::string::npos);
+
+    std::string json = chrome_trace(cmp.after, rules(), &d);
+    CHECK(json == chrome_trace(cmp.after, rules(), &d));
+    Trace back = import_trace_text(json, "replayed");
+    REQUIRE(back.kernels.size() == t.kernels.size());
+    CHECK(back.flow_edges.size() == 4);  // the inferred dependencies, as arrows
+    Ns sum_a = 0, sum_b = 0;
+    for (size_t i = 0; i < t.kernels.size(); ++i)
+        sum_a += cmp.after.schedule.dur[i], sum_b += back.kernels[i].dur;
+    CHECK(sum_a == sum_b);
+    std::string md = report_markdown(cmp);
+    CHECK(md.find("exposed communication") != std::string::npos);
+    CHECK(md.find("mystery") != std::string::npos);  // unknown kernels are listed
+    std::string html = report_html(cmp);
+    CHECK(html.find("<svg") != std::string::npos);
+    CHECK(report_json(cmp) == report_json(cmp));
+}

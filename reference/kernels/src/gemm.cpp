@@ -435,9 +435,10 @@ void prepare_decoder(float scale, E4m3Decoder& d) {
     d.fast = mag >= 0x1p-100f && mag <= 0x1p100f;  // false for NaN
     if (!d.fast) return;
     for (unsigned i = 0; i < 16; ++i) {
-        const float mant = 1.0f + static_cast<float>(i & 7u) / 8.0f;  // exact
-        uint16_t bits = static_cast<uint16_t>(to_bf16(scale * mant) - (7u << 7));
-        if ((i & 8u) != 0) bits ^= 0x8000u;
+        // 2^e0 * (1 + m/8), exact.
+        const float mant =
+            (1.0f + static_cast<float>(i & 7u) / 8.0f) * ((i & 8u) != 0 ? 2.0f : 1.0f);
+        const auto bits = static_cast<uint16_t>(to_bf16(scale * mant) - (7u << 7));
         d.lut_lo[i] = static_cast<uint8_t>(bits & 0xFFu);
         d.lut_hi[i] = static_cast<uint8_t>(bits >> 8);
     }

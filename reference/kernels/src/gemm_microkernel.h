@@ -50,10 +50,11 @@ struct E4m3Decoder {
     float scale;
     const float* e4m3_f32;  // [256] exact FP32 value of every E4M3 code
     // Fast path (valid when 2^-100 <= |s| <= 2^100, so every product is a normal number and
-    // scaling by the code's power of two commutes with both roundings): for a code with
-    // exponent field e in 1..15 (not NaN), the result bits are
-    //   lut[(q & 7) | ((q >> 4) & 8)] + (e << 7)
-    // where lut[j | 8*neg] = bits(bf16(f32(s * (1 + j/8)))) - (7 << 7), sign-flipped for neg.
+    // scaling by a power of two commutes with both roundings): a code q with sign bit g,
+    // exponent field e = 2*eh + e0 in 1..15 and mantissa m (not NaN) has the result bits
+    //   (lut[(e0 << 3) | m] + (eh << 8)) ^ (g << 15)
+    // where lut[(e0 << 3) | m] = bits(bf16(f32(s * 2^e0 * (1 + m/8)))) - (7 << 7). Adding eh << 8
+    // changes only the high byte, so the decoder works on low and high bytes separately.
     // Codes with e == 0 (zero, subnormal) or NaN take the scalar formula.
     bool fast;
     alignas(16) uint8_t lut_lo[16];  // low bytes of lut

@@ -21,6 +21,7 @@ void add_checkpoint_command(CLI::App& app);
 void add_graph_command(CLI::App& app);
 void add_devices_command(CLI::App& app);
 void add_simulate_command(CLI::App& app);
+void add_validate_command(CLI::App& app);
 void add_replay_command(CLI::App& app);
 
 }  // namespace dssim::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     dssim::cli::add_graph_command(app);
     dssim::cli::add_devices_command(app);
     dssim::cli::add_simulate_command(app);
+    dssim::cli::add_validate_command(app);
     dssim::cli::add_replay_command(app);
 
     try {

@@ -15,6 +15,9 @@ namespace dssim::models {
 
 namespace {
 
+constexpr int64_t kMaxSize = int64_t{1} << 24;       // any width, count or rank
+constexpr int64_t kMaxPositions = int64_t{1} << 31;  // context lengths
+
 // Name for a config: "_name_or_path" basename if given, else the file stem; for a file called
 // config.json (a checkpoint directory) the directory name.
 std::string default_name(std::string_view origin) {
@@ -309,8 +312,12 @@ ModelConfig from_demo(JsonFields& f, std::string_view origin) {
     c.norm_topk_prob = c.scoring_func == ScoreFunc::Sigmoid;
     c.mscale_all_dim = c.mscale;
     c.rope_yarn = true;  // the demo enables YaRN at run time when max_seq_len > original_seq_len
-    c.max_position_embeddings = static_cast<int64_t>(
-        std::llround(static_cast<double>(c.original_max_position_embeddings) * c.rope_factor));
+    double positions = static_cast<double>(c.original_max_position_embeddings) * c.rope_factor;
+    if (!(positions >= 1.0 && positions <= static_cast<double>(kMaxPositions))) {
+        f.fail("rope_factor", "original_seq_len x rope_factor must be in [1, " +
+                                  std::to_string(kMaxPositions) + "]");
+    }
+    c.max_position_embeddings = static_cast<int64_t>(std::llround(positions));
     c.moe_layer_freq = 1;
     c.num_nextn_predict_layers = 0;  // the demo has no MTP module
     c.rms_norm_eps = 1e-6;           // RMSNorm default eps in the demo
@@ -347,6 +354,38 @@ void validate_model_config(const ModelConfig& c, std::string_view origin) {
     };
     check(c.name[0] != '\0' && c.name[sizeof(c.name) - 1] == '\0', origin, "_name_or_path",
           "model name must be non-empty and shorter than 48 characters");
+    // Caps keep every product of two sizes (and the tensor inventory) far from int64 overflow.
+    const std::pair<int64_t, const char*> sizes[] = {
+        {c.vocab_size, "vocab_size"},
+        {c.hidden_size, "hidden_size"},
+        {c.intermediate_size, "intermediate_size"},
+        {c.moe_intermediate_size, "moe_intermediate_size"},
+        {c.num_hidden_layers, "num_hidden_layers"},
+        {c.first_k_dense_replace, "first_k_dense_replace"},
+        {c.moe_layer_freq, "moe_layer_freq"},
+        {c.num_nextn_predict_layers, "num_nextn_predict_layers"},
+        {c.num_attention_heads, "num_attention_heads"},
+        {c.q_lora_rank, "q_lora_rank"},
+        {c.kv_lora_rank, "kv_lora_rank"},
+        {c.qk_nope_head_dim, "qk_nope_head_dim"},
+        {c.qk_rope_head_dim, "qk_rope_head_dim"},
+        {c.v_head_dim, "v_head_dim"},
+        {c.n_routed_experts, "n_routed_experts"},
+        {c.n_shared_experts, "n_shared_experts"},
+        {c.num_experts_per_tok, "num_experts_per_tok"},
+        {c.n_group, "n_group"},
+        {c.topk_group, "topk_group"},
+        {c.weight_block_size, "quantization_config.weight_block_size"},
+    };
+    for (const auto& [v, field] : sizes) {
+        check(v <= kMaxSize, origin, field, "must be at most " + std::to_string(kMaxSize) + got(v));
+    }
+    check(c.max_position_embeddings <= kMaxPositions, origin, "max_position_embeddings",
+          "must be at most " + std::to_string(kMaxPositions) + got(c.max_position_embeddings));
+    check(c.original_max_position_embeddings <= kMaxPositions, origin,
+          "rope_scaling.original_max_position_embeddings",
+          "must be at most " + std::to_string(kMaxPositions) +
+              got(c.original_max_position_embeddings));
     positive(c.vocab_size, "vocab_size");
     positive(c.hidden_size, "hidden_size");
     positive(c.num_hidden_layers, "num_hidden_layers");

@@ -160,8 +160,24 @@ class PortCalendar {
         }
         return t;
     }
+    // Adjacent bookings are merged, so a port busy back to back is one interval and fit()
+    // stays logarithmic.
     void book(int64_t s, int64_t d) {
-        if (d > 0) busy_.emplace(s, s + d);
+        if (d <= 0) return;
+        int64_t e = s + d;
+        auto next = busy_.lower_bound(s);
+        if (next != busy_.end() && next->first == e) {
+            e = next->second;
+            next = busy_.erase(next);
+        }
+        if (next != busy_.begin()) {
+            auto prev = std::prev(next);
+            if (prev->second == s) {
+                prev->second = e;
+                return;
+            }
+        }
+        busy_.emplace_hint(next, s, e);
     }
     void prune(int64_t now) {
         while (!busy_.empty() && busy_.begin()->second <= now)

@@ -32,6 +32,32 @@ Precision matmul_precision(const models::Op& op) {
     return w8 && a8 ? Precision::FP8 : Precision::BF16;
 }
 
+// Integer rows per group from fractional expected loads, keeping the total: floors plus one
+// extra row for the largest remainders (ties: lower index). Balanced decode loads are often
+// below one pair per expert; this makes `total` experts receive one token each instead of
+// every expert receiving none.
+std::vector<int64_t> integer_split(const std::vector<double>& load) {
+    double sum = 0;
+    for (double v : load)
+        sum += v;
+    const int64_t total = std::llround(sum);
+    std::vector<int64_t> out(load.size());
+    int64_t given = 0;
+    for (size_t i = 0; i < load.size(); ++i) {
+        out[i] = static_cast<int64_t>(std::floor(load[i]));
+        given += out[i];
+    }
+    std::vector<size_t> order(load.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return load[a] - std::floor(load[a]) > load[b] - std::floor(load[b]);
+    });
+    for (size_t i = 0; given < total && i < order.size(); ++i, ++given)
+        ++out[order[i]];
+    return out;
+}
+
 OpTiming from_cost(const devices::OpCost& c, Unit unit) {
     OpTiming t;
     t.compute_s = c.compute_seconds;
@@ -325,6 +351,7 @@ class PlanBuilder {
                 s.k = op.gemm.k;
                 s.dtype = matmul_precision(op);
                 const auto& load = op.experts;
+                std::vector<double> rows_per_group;
                 if (p_.ep > 1) {
                     const double groups = static_cast<double>(p_.devices / p_.ep);
                     const int64_t slots = load.slots_per_device;
@@ -332,24 +359,24 @@ class PlanBuilder {
                         // Static placement: rank r holds experts [r*per, (r+1)*per).
                         const int64_t per = c_.n_routed_experts / p_.ep;
                         for (int64_t e = rank * per; e < (rank + 1) * per; ++e) {
-                            s.m_per_group.push_back(std::llround(
-                                load.tokens_per_expert[static_cast<size_t>(e)] / groups));
+                            rows_per_group.push_back(
+                                load.tokens_per_expert[static_cast<size_t>(e)] / groups);
                         }
                     } else {
                         // EPLB placement is internal to the graph: spread the rank's pairs
                         // evenly over its slots.
                         const double pairs =
                             load.tokens_per_device[static_cast<size_t>(rank)] / groups;
-                        for (int64_t i = 0; i < slots; ++i)
-                            s.m_per_group.push_back(
-                                std::llround(pairs / static_cast<double>(slots)));
+                        rows_per_group.assign(static_cast<size_t>(slots),
+                                              pairs / static_cast<double>(slots));
                     }
                 } else {
                     if (op.split == Split::ColumnParallel) s.n /= tp;
                     if (op.split == Split::RowParallel) s.k /= tp;
                     for (double e : load.tokens_per_expert)
-                        s.m_per_group.push_back(std::llround(e / static_cast<double>(p_.dp)));
+                        rows_per_group.push_back(e / static_cast<double>(p_.dp));
                 }
+                s.m_per_group = integer_split(rows_per_group);
                 const devices::OpCost c = cm.grouped_gemm_time(s);
                 add_assumptions(c);
                 OpTiming t = from_cost(c, Unit::Matrix);

@@ -32,6 +32,8 @@ Topology::Topology(const devices::DeviceSpec& device,
     const auto dpn = static_cast<int64_t>(dpn_v);
     domain_ = static_cast<int64_t>(system.scale_up_domain.value.value_or(1.0));
     if (domain_ < 1) domain_ = 1;
+    // A single device uses no links: nothing to build or to assume.
+    if (devices == 1) domain_ = 1;
 
     // Scale-up figures.
     double up_bw = 0;

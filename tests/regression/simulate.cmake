@@ -1,0 +1,41 @@
+# dssim simulate end to end (label regression). Prefill and decode of DeepSeek-V3 on every
+# device config (8 devices, EP8; configs whose memory is too small still simulate and report
+# fits=false), error exits, and the trace file.
+set(_sim_devices a100 ascend-910b ascend-910c ascend-950pr b200 biren-br100 h100 h20 h200 h800
+    hygon-k100 kunlun-p800 metax-c500 mlu370-x8 mtt-s4000)
+foreach(_dev IN LISTS _sim_devices)
+  dssim_add_cli_test(simulate_prefill_${_dev}
+    ARGS simulate --model deepseek-v3 --device ${_dev} --phase prefill --devices 8 --ep 8
+         --batch 2 --input-len 256 --json
+    MATCH "\"step_time_ms\": [0-9]" NO_MATCH "SystemC|Copyright")
+  dssim_add_cli_test(simulate_decode_${_dev}
+    ARGS simulate --model deepseek-v3 --device ${_dev} --phase decode --devices 8 --ep 8
+         --batch 16 --context 2048 --json
+    MATCH "\"tpot_ms\": [0-9]" NO_MATCH "SystemC|Copyright")
+endforeach()
+dssim_add_cli_test(simulate_text
+  ARGS simulate --model deepseek-v3 --system h800-cluster-2048 --devices 32 --ep 32 --batch 8
+       --context 1024
+  MATCH "TPOT .*fits +yes")
+dssim_add_cli_test(simulate_full_mode
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --mode full --json
+  MATCH "\"simulated_devices\": 16")
+dssim_add_cli_test(simulate_does_not_fit
+  ARGS simulate --model deepseek-v3 --device h800 --batch 1 --micro-batches 1
+  MATCH "does not fit: weights .*weights alone overflow")
+dssim_add_cli_test(simulate_bad_phase EXIT 2
+  ARGS simulate --model deepseek-tiny --device h800 --phase train
+  MATCH "--phase")
+dssim_add_cli_test(simulate_bad_ep EXIT 2
+  ARGS simulate --model deepseek-tiny --device h800 --devices 8 --ep 3
+  MATCH "--ep")
+dssim_add_cli_test(simulate_unknown_device EXIT 2
+  ARGS simulate --model deepseek-tiny --device h900
+  MATCH "h900")
+dssim_add_cli_test(simulate_too_many_devices EXIT 2
+  ARGS simulate --model deepseek-tiny --system hgx-h800-8 --devices 16 --ep 16
+  MATCH "--devices: 16 exceeds")
+dssim_add_cli_test(simulate_bad_trace_path EXIT 2
+  ARGS simulate --model deepseek-tiny --device h800 --trace /nonexistent-dir/t.json
+  NO_FILE /nonexistent-dir/t.json)

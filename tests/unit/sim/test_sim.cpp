@@ -1,0 +1,347 @@
+// Simulator tests: determinism, symmetric == full on balanced cases, a hand-computed roofline
+// step, memory-fit reporting, imbalanced routing in full mode, the trace format, and bad
+// input. All cases run in one process on purpose: the SystemC kernel is elaborated once and
+// reused by every simulate() call, which is what sweeps rely on.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "dssim/base/error.h"
+#include "dssim/base/json_reader.h"
+#include "dssim/models/model_config.h"
+#include "dssim/sim.h"
+
+using namespace dssim;
+using namespace dssim::sim;
+using models::Phase;
+
+namespace {
+
+SimResult run(const char* model,
+              const Hardware& hw,
+              Deployment dep,
+              Workload wl,
+              Mode mode,
+              bool trace = false) {
+    SimOptions opt;
+    opt.mode = mode;
+    opt.trace = trace;
+    return simulate(models::resolve_model_config(model), hw, dep, wl, opt);
+}
+
+Deployment ep_deployment(int64_t devices, int64_t ep, int64_t tp = 1) {
+    Deployment d;
+    d.devices = devices;
+    d.ep = ep;
+    d.tp = tp;
+    return d;
+}
+
+Workload decode(int64_t batch, int64_t context) {
+    Workload w;
+    w.phase = Phase::Decode;
+    w.batch = batch;
+    w.context = context;
+    return w;
+}
+
+Workload prefill(int64_t batch, int64_t len) {
+    Workload w;
+    w.phase = Phase::Prefill;
+    w.batch = batch;
+    w.input_len = len;
+    w.attention = models::AttentionMode::Naive;
+    return w;
+}
+
+// The report without the fields that name the mode.
+OrderedJson comparable(const SimResult& r) {
+    OrderedJson j = result_to_json(r);
+    j.erase("mode");
+    j.erase("simulated_devices");
+    j.erase("reported_device");
+    return j;
+}
+
+}  // namespace
+
+TEST_CASE("the same run twice gives identical JSON and trace bytes") {
+    const Hardware hw = load_hardware("h800", "h800-cluster-2048");
+    const SimResult a =
+        run("deepseek-tiny", hw, ep_deployment(16, 16), decode(4, 300), Mode::Full, true);
+    const SimResult b =
+        run("deepseek-tiny", hw, ep_deployment(16, 16), decode(4, 300), Mode::Full, true);
+    CHECK(result_to_json(a).dump(2) == result_to_json(b).dump(2));
+    CHECK(trace_json(a) == trace_json(b));
+    CHECK(a.step_time_ps > 0);
+}
+
+TEST_CASE("symmetric and full mode agree exactly on balanced deployments") {
+    const Hardware hw = load_hardware("h800", "h800-cluster-2048");
+    SUBCASE("DeepSeek-V3 decode, EP32 over 4 nodes, two micro-batches") {
+        const auto s =
+            run("deepseek-v3", hw, ep_deployment(32, 32), decode(8, 1024), Mode::Symmetric);
+        const auto f = run("deepseek-v3", hw, ep_deployment(32, 32), decode(8, 1024), Mode::Full);
+        CHECK(f.simulated_devices == 32);
+        CHECK(s.simulated_devices == 1);
+        CHECK(s.step_time_ps == f.step_time_ps);
+        CHECK(comparable(s).dump() == comparable(f).dump());
+    }
+    SUBCASE("tiny model prefill with TP2 all-reduces and EP16 over two nodes") {
+        const auto s =
+            run("deepseek-tiny", hw, ep_deployment(16, 16, 2), prefill(2, 256), Mode::Symmetric);
+        const auto f =
+            run("deepseek-tiny", hw, ep_deployment(16, 16, 2), prefill(2, 256), Mode::Full);
+        CHECK(s.step_time_ps == f.step_time_ps);
+        CHECK(comparable(s).dump() == comparable(f).dump());
+    }
+    SUBCASE("one prompt per device: token-split micro-batches") {
+        const auto s =
+            run("deepseek-tiny", hw, ep_deployment(8, 8), prefill(1, 512), Mode::Symmetric);
+        const auto f = run("deepseek-tiny", hw, ep_deployment(8, 8), prefill(1, 512), Mode::Full);
+        CHECK(s.deployment.micro_batches == 2);
+        CHECK(s.step_time_ps == f.step_time_ps);
+    }
+}
+
+TEST_CASE("a GEMV-heavy decode step matches the roofline computed by hand") {
+    // An H800 with every efficiency 1, no fixed costs and an on-chip buffer large enough that
+    // each GEMM streams its operands once: every op takes max(flops / peak, bytes / bandwidth).
+    Hardware hw = load_hardware("h800");
+    for (devices::OpCalibration* c :
+         {&hw.calibration.gemm, &hw.calibration.attention_decode, &hw.calibration.attention_prefill,
+          &hw.calibration.elementwise}) {
+        *c = devices::OpCalibration{};
+    }
+    hw.device.on_chip.l2.value = 1e6;  // MB
+    const double peak = *hw.device.compute.peak_bf16.value * 1e12;
+    const double bw = *hw.device.memory.bandwidth.value * 1e9;
+
+    const models::ModelConfig cfg = models::resolve_model_config("deepseek-tiny");
+    Deployment dep;
+    dep.micro_batches = 1;
+    Workload wl = decode(1, 100);
+    wl.gemm = models::GemmMode::Bf16;
+    SimOptions opt;
+    const SimResult r = simulate(cfg, hw, dep, wl, opt);
+
+    models::StepSpec step;
+    step.phase = Phase::Decode;
+    step.batch = 1;
+    step.context = 100;
+    step.gemm = models::GemmMode::Bf16;
+    const models::OpGraph g = models::build_op_graph(cfg, step);
+    double expected = 0;
+    int64_t ops = 0;
+    for (models::OpVertex v : g.topological_order()) {
+        const models::Op& op = g.op(v);
+        ++ops;
+        const double b = 2.0;  // BF16 operands
+        double flops = 0, bytes = 0;
+        switch (op.kind) {
+            case models::OpKind::Gemm:
+            case models::OpKind::Head:
+            case models::OpKind::Gate: {
+                const double m = op.gemm.m, n = op.gemm.n, k = op.gemm.k, h = op.gemm.batch;
+                flops = 2 * h * m * n * k;
+                bytes = h * (m * k * b + n * k * b + m * n * b);
+                break;
+            }
+            case models::OpKind::GroupedGemm: {
+                // 1 token x 4 experts: four experts get one row each.
+                const double n = op.gemm.n, k = op.gemm.k;
+                const double active = cfg.num_experts_per_tok;
+                flops = 2 * active * n * k;
+                bytes = active * (k * b + n * k * b + n * b);
+                break;
+            }
+            case models::OpKind::MlaAttention: {
+                const auto& a = op.attention;
+                const double q = a.queries_per_seq, kv = a.context + q;
+                const double pairs = q * a.context + q * (q + 1) / 2;
+                flops = 2.0 * a.sequences * a.heads * pairs * (a.qk_dim + a.v_dim);
+                bytes = a.sequences * kv * a.cache_bytes_per_token +
+                        a.sequences * q * a.heads * (a.qk_dim * b + a.v_dim * b);
+                break;
+            }
+            default:
+                bytes = op.per_device.bytes();
+                break;
+        }
+        expected += std::max(flops / peak, bytes / bw);
+    }
+    const auto expected_ps = static_cast<double>(std::llround(expected * 1e12));
+    INFO("simulated " << r.step_time_ps << " ps, by hand " << std::llround(expected_ps) << " ps");
+    // Exact up to the picosecond rounding of each op's duration.
+    CHECK(std::abs(static_cast<double>(r.step_time_ps) - expected_ps) <= static_cast<double>(ops));
+    CHECK(r.exposed_comm_ms == 0.0);
+}
+
+TEST_CASE("a deployment that does not fit says what overflows") {
+    const Hardware hw = load_hardware("h800");
+    Deployment dep;
+    dep.micro_batches = 1;
+    const auto r = run("deepseek-v3", hw, dep, decode(1, 128), Mode::Symmetric);
+    CHECK_FALSE(r.fits);
+    CHECK(r.memory.weights > r.memory.capacity);
+    CHECK(r.fit_message.find("weights") != std::string::npos);
+    CHECK(r.fit_message.find("does not fit") != std::string::npos);
+    CHECK(result_to_json(r)["fits"] == false);
+
+    // The same model spread over 32 devices fits; a huge context overflows the KV cache.
+    const Hardware cluster = load_hardware("h800", "h800-cluster-2048");
+    CHECK(
+        run("deepseek-v3", cluster, ep_deployment(32, 32), decode(8, 1024), Mode::Symmetric).fits);
+    const auto kv =
+        run("deepseek-v3", cluster, ep_deployment(32, 32), decode(256, 16000), Mode::Symmetric);
+    CHECK_FALSE(kv.fits);
+    CHECK(kv.fit_message.find("KV cache") != std::string::npos);
+}
+
+TEST_CASE("full mode: an imbalanced routing makes the busiest device the critical path") {
+    const Hardware hw = load_hardware("h800", "h800-cluster-2048");
+    const models::ModelConfig cfg = models::resolve_model_config("deepseek-tiny");
+    const Deployment dep = ep_deployment(16, 16);
+    const Workload wl = decode(32, 200);
+    SimOptions opt;
+    opt.mode = Mode::Full;
+    const SimResult balanced = simulate(cfg, hw, dep, wl, opt);
+    const double pairs = 32.0 * 16 * cfg.num_experts_per_tok;  // tokens x k over the step
+    for (int64_t layer = cfg.first_k_dense_replace; layer < cfg.num_hidden_layers; ++layer) {
+        std::vector<double> loads(static_cast<size_t>(cfg.n_routed_experts),
+                                  pairs / 2 / static_cast<double>(cfg.n_routed_experts - 1));
+        loads[5] = pairs / 2;  // expert 5 (EP rank 5) gets half of all pairs
+        opt.expert_loads[layer] = loads;
+    }
+    const SimResult skewed = simulate(cfg, hw, dep, wl, opt);
+    CHECK(skewed.reported_device == 5);
+    CHECK(skewed.step_time_ps > balanced.step_time_ps);
+
+    SimOptions sym = opt;
+    sym.mode = Mode::Symmetric;
+    CHECK_THROWS_AS(simulate(cfg, hw, dep, wl, sym), InputError);
+}
+
+TEST_CASE("the trace is Chrome trace-event JSON with one process per device") {
+    const Hardware hw = load_hardware("h800", "h800-cluster-2048");
+    const SimResult r =
+        run("deepseek-tiny", hw, ep_deployment(16, 16), decode(4, 300), Mode::Full, true);
+    const Json j = parse_json_text(trace_json(r), "trace");
+    std::set<int64_t> pids, named;
+    int64_t starts = 0, finishes = 0, slices = 0;
+    bool saw_dispatch = false;
+    for (const auto& e : j.at("traceEvents")) {
+        const std::string ph = e.at("ph");
+        if (ph == "M" && e.at("name") == "process_name") named.insert(e.at("pid").get<int64_t>());
+        if (ph == "X") {
+            ++slices;
+            pids.insert(e.at("pid").get<int64_t>());
+            CHECK(e.at("dur").get<double>() >= 0);
+            if (e.at("name") == "layers.1.moe.dispatch") saw_dispatch = true;
+        }
+        starts += ph == "s";
+        finishes += ph == "f";
+    }
+    CHECK(pids.size() == 16);
+    CHECK(named == pids);
+    CHECK(saw_dispatch);
+    CHECK(slices == static_cast<int64_t>(r.timeline.size()));
+    CHECK(starts > 0);
+    CHECK(starts == finishes);
+
+    // Symmetric mode: one device, dependency flows only.
+    const SimResult s =
+        run("deepseek-tiny", hw, ep_deployment(16, 16), decode(4, 300), Mode::Symmetric, true);
+    const Json js = parse_json_text(trace_json(s), "trace");
+    std::set<int64_t> spids;
+    for (const auto& e : js.at("traceEvents"))
+        if (e.at("ph") == "X") spids.insert(e.at("pid").get<int64_t>());
+    CHECK(spids.size() == 1);
+}
+
+TEST_CASE("metrics follow their definitions") {
+    const Hardware hw = load_hardware("h800", "h800-cluster-2048");
+    const auto d = run("deepseek-v3", hw, ep_deployment(32, 32), decode(16, 2048), Mode::Symmetric);
+    REQUIRE(d.tpot_ms);
+    CHECK_FALSE(d.ttft_ms);
+    CHECK(*d.tpot_ms == doctest::Approx(d.step_time_ms));
+    CHECK(d.tokens_per_s == doctest::Approx(32.0 * 16 / (d.step_time_ms * 1e-3)));
+    CHECK(d.mfu > 0);
+    CHECK(d.mfu < 1);
+    CHECK(d.hbm_bandwidth_utilization > 0);
+    CHECK(d.hbm_bandwidth_utilization <= 1.0 + 1e-9);
+    CHECK(d.exposed_comm_ms <= d.comm_busy_ms + 1e-12);
+
+    const auto p = run("deepseek-v3", hw, ep_deployment(32, 32), prefill(2, 1024), Mode::Symmetric);
+    REQUIRE(p.ttft_ms);
+    CHECK_FALSE(p.tpot_ms);
+    CHECK(p.tokens_per_s_per_device == doctest::Approx(2.0 * 1024 / (p.step_time_ms * 1e-3)));
+
+    // One micro-batch exposes the all-to-all; two hide part of it.
+    Deployment one = ep_deployment(32, 32);
+    one.micro_batches = 1;
+    const auto single = run("deepseek-v3", hw, one, decode(16, 2048), Mode::Symmetric);
+    CHECK(single.exposed_comm_ms > d.exposed_comm_ms);
+
+    // MTP: one draft per step, accepted 85% of the time.
+    Workload mtp = decode(16, 2048);
+    mtp.mtp = true;
+    const auto m = run("deepseek-v3", hw, ep_deployment(32, 32), mtp, Mode::Symmetric);
+    REQUIRE(m.tpot_ms);
+    CHECK(*m.tpot_ms == doctest::Approx(m.step_time_ms / 1.85));
+}
+
+TEST_CASE("bad deployments are input errors naming the option") {
+    const Hardware node = load_hardware("h800", "hgx-h800-8");
+    auto message = [&](Deployment dep, Workload wl) {
+        try {
+            run("deepseek-tiny", node, dep, wl, Mode::Symmetric);
+        } catch (const InputError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    Deployment many = ep_deployment(16, 16);
+    CHECK(message(many, decode(1, 10)).find("--devices") != std::string::npos);
+    Deployment three;
+    three.micro_batches = 3;
+    CHECK(message(three, decode(2, 10)).find("--micro-batches") != std::string::npos);
+    Workload train = decode(1, 10);
+    train.phase = Phase::Train;
+    CHECK(message(Deployment{}, train).find("--phase") != std::string::npos);
+    CHECK(message(ep_deployment(8, 3), decode(1, 10)).find("--ep") != std::string::npos);
+    CHECK_THROWS_AS(load_hardware("h800", "cloudmatrix-384"), InputError);
+    CHECK_THROWS_AS(load_hardware("h900"), InputError);
+}
+
+TEST_CASE("one process runs many simulations with stable results") {
+    const Hardware hw = load_hardware("ascend-910c", "cloudmatrix-384");
+    const SimResult first =
+        run("deepseek-tiny", hw, ep_deployment(16, 16), decode(8, 500), Mode::Symmetric);
+    for (int i = 0; i < 50; ++i) {
+        const SimResult again =
+            run("deepseek-tiny", hw, ep_deployment(16, 16), decode(8, 500), Mode::Symmetric);
+        REQUIRE(again.step_time_ps == first.step_time_ps);
+    }
+}
+
+TEST_CASE("topology: routes stay inside the scale-up domain and leave it through the NIC") {
+    const Hardware hw = load_hardware("h800", "h800-cluster-2048");
+    const Topology t(hw.device, hw.system, hw.calibration, 16);
+    const Route& in = t.route(0, 5);
+    CHECK(in.cls == LinkClass::ScaleUp);
+    CHECK(in.ports.size() == 2);
+    const Route& out = t.route(0, 9);
+    CHECK(out.cls == LinkClass::ScaleOut);
+    CHECK(out.bandwidth ==
+          doctest::Approx(400e9 / 8 * hw.calibration.collective.scale_out_efficiency.value));
+    const Hardware mesh = load_hardware("ascend-910b", "atlas-800-a2");
+    const Topology m(mesh.device, mesh.system, mesh.calibration, 8);
+    const Route& direct = m.route(2, 6);
+    CHECK(direct.ports.size() == 1);
+    CHECK(direct.bandwidth ==
+          doctest::Approx(*mesh.device.scale_up.bandwidth_per_direction.value * 1e9 / 7 *
+                          mesh.calibration.collective.scale_up_efficiency.value));
+}

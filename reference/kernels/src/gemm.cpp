@@ -5,7 +5,7 @@
 // blocks only between consecutive micro-kernel calls that carry the FP32 accumulator through
 // memory, which keeps every output's reduction strictly sequential in k.
 //
-// Small M (decode): no packing. Each call streams 16 rows of W straight from memory (E4M3 rows
+// Small M (decode): no packing. Each call streams 32 rows of W straight from memory (E4M3 rows
 // are first decoded to BF16 in an L1-sized buffer) and transposes them in registers, one output
 // per SIMD lane, so each weight byte is read once. Both drivers split the output, never K.
 #include "dssim/kernels/gemm.h"
@@ -416,14 +416,16 @@ using detail::kGemvRows;
 // depend on it: both paths compute the same sequential sums.
 thread_local size_t t_small_m_max = kGemmSmallMMax;
 // K columns per small-M kernel call when the weight is decoded or x has several row groups:
-// 16 rows x 512 BF16 (16 KiB) stay in L1 while every group of x rows passes over them.
+// 32 rows x 512 BF16 (32 KiB) stay in L1 while every group of x rows passes over them.
 constexpr size_t kGemvKc = 512;
-// K columns of E4M3 weight decoded per row at a time (16 rows x 512 BF16 = 16 KiB, in L1;
+// K columns of E4M3 weight decoded per row at a time (32 rows x 512 BF16 = 32 KiB, in L1;
 // measured faster than 1024 or 4096).
-// Rows of the buffer are kDecodeLd apart: one cache line more than a power of two, so the 16
+// Rows of the buffer are kDecodeLd apart: one cache line more than a power of two, so the
 // rows the kernel reads together fall in different L1 sets.
 constexpr size_t kDecodeKc = 512;
 constexpr size_t kDecodeLd = kDecodeKc + 32;
+// How many row runs ahead of the decoder the E4M3 weight is prefetched (measured).
+constexpr size_t kPrefetchRows = 16;
 static_assert(kDecodeKc % kGemvKc == 0 && kGemvKc % kFp8Block == 0 &&
                   detail::kDecodeBlock == kFp8Block,
               "E4M3 chunks must hold whole scale blocks");
@@ -457,9 +459,9 @@ struct SmallScratch {
         : acc(m * kGemvRows),
           partial(fp8 ? m * kGemvRows : 0),
           buf(decode ? kGemvRows * kDecodeLd : 0) {}
-    std::vector<float> acc;        // [M, 16] running sums
-    std::vector<float> partial;    // [M, 16] fp8_gemm block partials
-    std::vector<uint16_t> buf;     // [16, kDecodeLd] decoded BF16 weight rows
+    std::vector<float> acc;        // [M, kGemvRows] running sums
+    std::vector<float> partial;    // [M, kGemvRows] fp8_gemm block partials
+    std::vector<uint16_t> buf;     // [kGemvRows, kDecodeLd] decoded BF16 weight rows
     std::vector<E4m3Decoder> dec;  // per K block of row block dec_row_block (or one, scale 1)
     size_t dec_row_block = SIZE_MAX;
 };
@@ -498,7 +500,7 @@ void gemv_chunk(
     }
 }
 
-// FP32 sums of rows [n0, n0 + 16) of W (fewer at the end of N) into s.acc ([M, 16]).
+// FP32 sums of rows [n0, n0 + kGemvRows) of W (fewer at the end of N) into s.acc.
 void compute_group(const SmallProblem& pb, size_t n0, SmallScratch& s) {
     const size_t rows = std::min(kGemvRows, pb.n - n0);
     std::fill(s.acc.begin(), s.acc.end(), 0.0f);
@@ -525,7 +527,7 @@ void compute_group(const SmallProblem& pb, size_t n0, SmallScratch& s) {
     }
     // E4M3 weight: decode each chunk of the group's rows to BF16 (bf16(f32(q) * scale) for
     // gemm_dequant, f32(q) exactly for fp8_gemm), then the BF16 kernel. A group never straddles
-    // a 128-row scale block (n0 is a multiple of 16), so one scale serves all its rows.
+    // a 128-row scale block (n0 is a multiple of 32), so one scale serves all its rows.
     const auto* q = static_cast<const uint8_t*>(pb.w.data);
     const size_t kb = ceil_div(pb.k, kFp8Block);
     const size_t row_block = n0 / kFp8Block;
@@ -545,14 +547,31 @@ void compute_group(const SmallProblem& pb, size_t n0, SmallScratch& s) {
         wr[j] = s.buf.data() + (j < rows ? j : 0) * kDecodeLd;
     for (size_t k0 = 0; k0 < pb.k; k0 += kDecodeKc) {
         const size_t dc = std::min(kDecodeKc, pb.k - k0);
-        // Row by row: each row is read as one long sequential run, which the hardware
-        // prefetcher streams well (16 interleaved short runs were latency-bound).
+        // Row by row, each a sequential run of dc bytes. The run kPrefetchRows ahead in this
+        // order (the next chunk's, then the next group's, rows at the end) is prefetched: runs
+        // this short leave the hardware prefetcher little to go on, and the decode stalls on
+        // memory without it.
         const E4m3Decoder* dec = dequant ? s.dec.data() + k0 / kFp8Block : s.dec.data();
         for (size_t j = 0; j < rows; ++j) {
+            size_t pj = j + kPrefetchRows, pk = k0, pn = n0;
+            if (pj >= rows) {
+                pj -= rows;
+                pk += kDecodeKc;
+                if (pk >= pb.k) {
+                    pk = 0;
+                    pn += kGemvRows;
+                }
+            }
+            if (pn + pj < pb.n) {
+                const uint8_t* ahead = q + (pn + pj) * pb.k + pk;
+                const size_t len = std::min(kDecodeKc, pb.k - pk);
+                for (size_t c = 0; c < len; c += 64)
+                    __builtin_prefetch(ahead + c);
+            }
             pb.kern.decode_e4m3(q + (n0 + j) * pb.k + k0, dc, dec, dequant ? 1 : 0,
                                 s.buf.data() + j * kDecodeLd);
         }
-        // The decoded rows (L2-resident) through the BF16 kernel: in 128-deep blocks for
+        // The decoded rows (L1-resident) through the BF16 kernel: in 128-deep blocks for
         // fp8_gemm, in L1-sized pieces when several row groups of x share them.
         const size_t sub = pb.fp8 != nullptr ? kFp8Block : (pb.m <= kGemvMaxMr ? dc : kGemvKc);
         for (size_t s0 = 0; s0 < dc; s0 += sub) {
@@ -561,11 +580,11 @@ void compute_group(const SmallProblem& pb, size_t n0, SmallScratch& s) {
             for (size_t j = 0; j < kGemvRows; ++j)
                 wp[j] = wr[j] + s0;
             if (pb.fp8 == nullptr) {
-                gemv_chunk(pb, pb.kern.bf16, wp, k0 + s0, len, s.acc.data());
+                gemv_chunk(pb, pb.kern.bf16_l1, wp, k0 + s0, len, s.acc.data());
                 continue;
             }
             std::fill(s.partial.begin(), s.partial.end(), 0.0f);
-            gemv_chunk(pb, pb.kern.bf16, wp, k0 + s0, len, s.partial.data());
+            gemv_chunk(pb, pb.kern.bf16_l1, wp, k0 + s0, len, s.partial.data());
             const Fp8Scales& f = *pb.fp8;
             const size_t blk = (k0 + s0) / kFp8Block;
             const float b_s = f.b_scale[row_block * f.kb + blk];

@@ -20,10 +20,11 @@ void kernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, boo
     micro_kernel_tile<kMr, kNv, V4>(kc, a, b, c, ldc, accumulate);
 }
 
+// One block of 16 rows (acc rows have stride kGemvRows).
 // BF16 weights: an 8 x 8 16-bit transpose per group of 8 rows (two unpack stages; the widening
 // unpack against zero completes it), accumulators a[i][q] = rows 4q..4q+3.
 template <int MR>
-void gemv_bf16(const uint16_t* const* w, const float* x, size_t ldx, size_t kc, float* acc) {
+void gemv_bf16_block(const uint16_t* const* w, const float* x, size_t ldx, size_t kc, float* acc) {
     __m128 a[MR][4];
     for (int i = 0; i < MR; ++i) {
         for (int q = 0; q < 4; ++q)
@@ -69,12 +70,12 @@ void gemv_bf16(const uint16_t* const* w, const float* x, size_t ldx, size_t kc, 
         for (int q = 0; q < 4; ++q)
             _mm_storeu_ps(acc + i * kGemvRows + 4 * q, a[i][q]);
     }
-    gemv_tail(w, x, ldx, p, kc, MR, acc);
+    gemv_block_tail(w, x, ldx, p, kc, MR, acc);
 }
 
 // FP32 weights: a 4 x 4 transpose per group of 4 rows.
 template <int MR>
-void gemv_f32(const float* const* w, const float* x, size_t ldx, size_t kc, float* acc) {
+void gemv_f32_block(const float* const* w, const float* x, size_t ldx, size_t kc, float* acc) {
     __m128 a[MR][4];
     for (int i = 0; i < MR; ++i) {
         for (int q = 0; q < 4; ++q)
@@ -106,7 +107,20 @@ void gemv_f32(const float* const* w, const float* x, size_t ldx, size_t kc, floa
         for (int q = 0; q < 4; ++q)
             _mm_storeu_ps(acc + i * kGemvRows + 4 * q, a[i][q]);
     }
-    gemv_tail(w, x, ldx, p, kc, MR, acc);
+    gemv_block_tail(w, x, ldx, p, kc, MR, acc);
+}
+
+// kGemvRows rows as blocks of 16, one after another (each output's sum is unaffected).
+template <int MR>
+void gemv_bf16(const uint16_t* const* w, const float* x, size_t ldx, size_t kc, float* acc) {
+    for (size_t b = 0; b < kGemvRows; b += 16)
+        gemv_bf16_block<MR>(w + b, x, ldx, kc, acc + b);
+}
+
+template <int MR>
+void gemv_f32(const float* const* w, const float* x, size_t ldx, size_t kc, float* acc) {
+    for (size_t b = 0; b < kGemvRows; b += 16)
+        gemv_f32_block<MR>(w + b, x, ldx, kc, acc + b);
 }
 
 }  // namespace
@@ -117,6 +131,7 @@ MicroKernel microkernel_baseline() {
 
 GemvKernels gemv_kernels_baseline() {
     return {{&gemv_f32<1>, &gemv_f32<2>, &gemv_f32<3>, &gemv_f32<4>},
+            {&gemv_bf16<1>, &gemv_bf16<2>, &gemv_bf16<3>, &gemv_bf16<4>},
             {&gemv_bf16<1>, &gemv_bf16<2>, &gemv_bf16<3>, &gemv_bf16<4>},
             &decode_e4m3_blocks_scalar,
             "sse2"};

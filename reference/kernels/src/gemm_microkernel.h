@@ -29,15 +29,16 @@ MicroKernel microkernel_avx2();
 
 // ---- Small-M (decode) kernels: no packing, W rows are read where they lie. ----
 
-// Rows of W handled by one small-M kernel call (one output column each).
-inline constexpr size_t kGemvRows = 16;
+// Rows of W handled by one small-M kernel call (one output column each): 32, so that at M = 1
+// the AVX2 kernel on decoded (L1-resident) rows has four independent accumulator chains.
+inline constexpr size_t kGemvRows = 32;
 // Rows of x per small-M kernel call (the kernel tables below are indexed by mr - 1).
 inline constexpr size_t kGemvMaxMr = 4;
 
-// For the kGemvRows rows w[0..15] (each pointing at its first K element of the chunk) and mr
+// For the kGemvRows rows w[0..31] (each pointing at its first K element of the chunk) and mr
 // rows of x (row i at x + i*ldx, FP32):
-//   for p in 0..kc-1 (ascending): acc[i*16 + j] = acc[i*16 + j] + x[i*ldx + p] * f32(w[j][p])
-// acc holds FP32 running sums [mr, 16] carried between calls, so a K range split into
+//   for p in 0..kc-1 (ascending): acc[i*32 + j] = acc[i*32 + j] + x[i*ldx + p] * f32(w[j][p])
+// acc holds FP32 running sums [mr, 32] carried between calls, so a K range split into
 // consecutive calls is the same sequential reduction. Lanes are outputs j, never K.
 using GemvF32Fn =
     void (*)(const float* const* w, const float* x, size_t ldx, size_t kc, float* acc);
@@ -68,8 +69,9 @@ using DecodeE4m3Fn =
     void (*)(const uint8_t* q, size_t len, const E4m3Decoder* d, size_t d_step, uint16_t* out);
 
 struct GemvKernels {
-    GemvF32Fn f32[kGemvMaxMr];    // index mr - 1
-    GemvBf16Fn bf16[kGemvMaxMr];  // index mr - 1
+    GemvF32Fn f32[kGemvMaxMr];       // index mr - 1
+    GemvBf16Fn bf16[kGemvMaxMr];     // index mr - 1; W rows streamed from memory
+    GemvBf16Fn bf16_l1[kGemvMaxMr];  // the same sums for W rows in an L1-resident buffer
     DecodeE4m3Fn decode_e4m3;
     const char* name;
 };

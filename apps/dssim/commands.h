@@ -18,10 +18,11 @@ void add_check_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_checkpoint_command(CLI::App& app);
-void add_graph_command(CLI::App& app);
 void add_devices_command(CLI::App& app);
+void add_graph_command(CLI::App& app);
 void add_simulate_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_replay_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
 
 }  // namespace dssim::cli

@@ -23,11 +23,12 @@ int main(int argc, char** argv) {
     dssim::cli::add_golden_command(app);
     dssim::cli::add_run_command(app);
     dssim::cli::add_checkpoint_command(app);
-    dssim::cli::add_graph_command(app);
     dssim::cli::add_devices_command(app);
+    dssim::cli::add_graph_command(app);
     dssim::cli::add_simulate_command(app);
     dssim::cli::add_validate_command(app);
     dssim::cli::add_replay_command(app);
+    dssim::cli::add_sweep_command(app);
 
     try {
         app.parse(argc, argv);

@@ -169,8 +169,14 @@ void run_diff(const ReplayOptions& o) {
     c.rules = &rules;
     c.title = "Trace comparison: " + std::filesystem::path(o.diff[0]).filename().string() + " vs " +
               std::filesystem::path(o.diff[1]).filename().string();
-    c.before.label = "A: " + std::filesystem::path(o.diff[0]).filename().string();
-    c.after.label = "B: " + std::filesystem::path(o.diff[1]).filename().string();
+    // Label by file name, or by parent/name when both files have the same name.
+    std::filesystem::path pa(o.diff[0]), pb(o.diff[1]);
+    bool same = pa.filename() == pb.filename();
+    auto label = [&](const std::filesystem::path& p) {
+        return same ? (p.parent_path().filename() / p.filename()).string() : p.filename().string();
+    };
+    c.before.label = "A: " + label(pa);
+    c.after.label = "B: " + label(pb);
     c.before.trace = &a;
     c.after.trace = &b;
     c.before.cls = traces::classify(a, rules);

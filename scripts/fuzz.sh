@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (CMake preset `fuzz`: clang-14, ASan + UBSan) and runs each one
+# for SECONDS seconds (default 60), starting from the seed corpus in fuzz/corpus/<name>/ if any.
+# The targets are those registered with add_dssim_fuzzer in fuzz/CMakeLists.txt. New inputs go
+# to build/fuzz/corpus/<name>/, crash reproducers to build/fuzz/crash-*.
+# Usage: bash scripts/fuzz.sh [SECONDS]
+set -euo pipefail
+seconds="${1:-60}"
+cd "$(dirname "$0")/.."
+
+cmake --preset fuzz >/dev/null
+cmake --build build/fuzz -j "$(nproc)" --target dssim_fuzzers
+
+status=0
+while read -r target; do
+  [[ -z "${target}" ]] && continue
+  name="${target#fuzz_}"
+  work="build/fuzz/corpus/${name}"
+  mkdir -p "${work}"
+  seeds=()
+  [[ -d "fuzz/corpus/${name}" ]] && seeds=("fuzz/corpus/${name}")
+  echo "--- ${target}: ${seconds}s"
+  if ! "build/fuzz/fuzz/${target}" -max_total_time="${seconds}" -timeout=10 -rss_limit_mb=2048 \
+      -max_len=65536 -print_final_stats=1 -artifact_prefix="build/fuzz/${target}-" \
+      "${work}" "${seeds[@]}"; then
+    echo "FAILED: ${target}"
+    status=1
+  fi
+done < build/fuzz/fuzz/targets.txt
+exit "${status}"

@@ -24,7 +24,7 @@ namespace {
 
 const char* kJournalMagic = "dssim-sweep-journal/1";
 
-PointResult from_sim(const Study& st, const sim::SimResult& r) {
+PointResult from_sim(const PointSpec& st, const sim::SimResult& r) {
     PointResult p;
     p.device = r.device;
     p.phase = std::string(models::phase_name(r.workload.phase));
@@ -95,13 +95,13 @@ PointResult evaluate(const Study& st,
                                              : analytic_simulate(model, hw, dep, wl);
         };
         if (p.batch_candidates.empty()) {
-            out = from_sim(st, run(p.workload.batch));
+            out = from_sim(p, run(p.workload.batch));
         } else {
             // The batch with the highest throughput that meets the SLO and fits; if none does,
             // the smallest batch (reported as missing the SLO).
             bool have = false;
             for (int64_t b : p.batch_candidates) {
-                PointResult r = from_sim(st, run(b));
+                PointResult r = from_sim(p, run(b));
                 if (!have) {
                     out = r;
                     have = true;

@@ -118,6 +118,10 @@ void apply(PointSpec& p,
         } else if (rest == "context") {
             w.context = as_int(v, file, f);
             if (w.context < 0) throw_input_error(file, f, "must not be negative");
+        } else if (rest == "tpot_slo_ms" || rest == "ttft_slo_ms") {
+            const double x = as_number(v, file, f);
+            if (x <= 0) throw_input_error(file, f, "must be positive");
+            (rest == "tpot_slo_ms" ? p.tpot_slo_ms : p.ttft_slo_ms) = x;
         } else if (rest == "mtp")
             w.mtp = as_bool(v, file, f);
         else if (rest == "gemm") {
@@ -213,6 +217,8 @@ Study parse_study(const Json& json, const std::string& file) {
             st.ttft_slo_ms = wl.number("ttft_slo_ms");
             if (*st.ttft_slo_ms <= 0) wl.fail("ttft_slo_ms", "must be positive");
         }
+        base.tpot_slo_ms = st.tpot_slo_ms;
+        base.ttft_slo_ms = st.ttft_slo_ms;
         wl.reject_unknown();
     }
 

@@ -37,6 +37,8 @@ struct PointSpec {
     devices::Fp8Mode fp8 = devices::Fp8Mode::Auto;
     sim::Deployment deployment;  // ep 0: = devices
     sim::Workload workload;
+    std::optional<double> tpot_slo_ms;  // from the workload or an axis
+    std::optional<double> ttft_slo_ms;
     std::vector<int64_t> batch_candidates;  // non-empty: search the batch that best meets the SLO
     std::vector<std::string> labels;        // one per axis (in axis order)
 };

@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
-exec ./build/release/bin/dssim numerics convert --to-all 0.1 1 448 500 -1e-3
+exec ./build/release/bin/dssim sweep --study chips-head-to-head --out results/chips-head-to-head

@@ -110,6 +110,16 @@ void gemv_f32_block(const float* const* w, const float* x, size_t ldx, size_t kc
     gemv_block_tail(w, x, ldx, p, kc, MR, acc);
 }
 
+// E4M3 decoding by the scalar formula, one decoder per 128-code block.
+void decode_e4m3_blocks_scalar(
+    const uint8_t* q, size_t len, const E4m3Decoder* d, size_t d_step, uint16_t* out) {
+    for (size_t b = 0; b * kDecodeBlock < len; ++b) {
+        const size_t i0 = b * kDecodeBlock;
+        const size_t n = len - i0 < kDecodeBlock ? len - i0 : kDecodeBlock;
+        decode_e4m3_scalar(q + i0, n, d[b * d_step], out + i0);
+    }
+}
+
 // kGemvRows rows as blocks of 16, one after another (each output's sum is unaffected).
 template <int MR>
 void gemv_bf16(const uint16_t* const* w, const float* x, size_t ldx, size_t kc, float* acc) {

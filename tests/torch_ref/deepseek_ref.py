@@ -351,6 +351,14 @@ class Model:
         # route_log if it is a list, and takes them from route_replay (in call order) if set.
         self.route_log = None
         self.route_replay = None
+        # Intermediate dump (crosscheck diagnosis): when a dict, the main model's prefill stores
+        # its tensors here under the golden's stable names (docs/golden-and-check.md).
+        self.dump = None
+        self._where = None  # "layers.<i>." while the main model's prefill runs, else None
+
+    def _d(self, name, t):
+        if self.dump is not None and self._where is not None:
+            self.dump[self._where + name] = t.detach().clone()
 
     def load_mtp(self):
         cfg, ck, D = self.cfg, self.ck, self.cfg.dim
@@ -413,10 +421,15 @@ class Model:
             return fp8_gemm(q, s, w)
         return mm(x, w.bf16.T)  # demo: weight_dequant to BF16, BF16 GEMM with FP32 accumulation
 
-    def mlp(self, x, m):
-        h = silu(self.linear(x, m["gate_proj"]))
-        h = bf16(h.to(F64) * self.linear(x, m["up_proj"]).to(F64))
-        return self.linear(h, m["down_proj"])
+    def mlp(self, x, m, name=None):
+        w1 = self.linear(x, m["gate_proj"])
+        w3 = self.linear(x, m["up_proj"])
+        h = bf16(silu(w1).to(F64) * w3.to(F64))
+        out = self.linear(h, m["down_proj"])
+        if name:
+            for k, t in (("w1", w1), ("w3", w3), ("swiglu", h), ("w2", out)):
+                self._d(f"{name}.{k}", t)
+        return out
 
     def moe(self, x, m):
         cfg = self.cfg
@@ -439,6 +452,7 @@ class Model:
             sel = sel.view(T, cfg.n_group, -1).masked_fill(mask.unsqueeze(-1), float("-inf"))
             sel = sel.view(T, E)
         idx = topk_lowest_index(sel, cfg.topk)                     # [T, k]
+        self._d("moe.gate.sel", sel)
         if self.route_replay is not None:
             idx = self.route_replay.pop(0)
         if self.route_log is not None:
@@ -449,14 +463,17 @@ class Model:
             w = bf16(w.to(F64) * f32(cfg.route_scale))
         else:
             w = (w * torch.tensor(cfg.route_scale, dtype=F32)).to(BF16)
+        self._d("moe.gate.indices", idx)
+        self._d("moe.gate.weights", w)
         y = torch.zeros_like(x)
         for e in sorted(set(idx.flatten().tolist())):              # ascending expert index
             rows, slot = torch.nonzero(idx == e, as_tuple=True)
             out = self.mlp(x[rows], m["experts"][e])
             contrib = bf16(out.to(F64) * w[rows, slot].unsqueeze(-1).to(F64))
             y[rows] = bf16(y[rows].to(F64) + contrib.to(F64))
+        self._d("moe.weighted_sum", y)
         if m["shared"] is not None:
-            y = bf16(y.to(F64) + self.mlp(x, m["shared"]).to(F64))
+            y = bf16(y.to(F64) + self.mlp(x, m["shared"], "moe.shared_experts").to(F64))
         return y
 
     def attn(self, x, a, pos, cache):
@@ -467,6 +484,7 @@ class Model:
             q = self.linear(rms_norm(self.linear(x, a["q_a"]), a["q_norm"], cfg.eps), a["q_b"])
         else:
             q = self.linear(x, a["q"])
+        self._d("attn.wq_b" if cfg.q_lora else "attn.wq", q)
         q = q.view(S, H, cfg.nope + cfg.rope)
         q_nope, q_pe = q[..., :cfg.nope], q[..., cfg.nope:]
         cos, sin = self.cos[pos], self.sin[pos]
@@ -474,12 +492,17 @@ class Model:
         kv = self.linear(x, a["kv_a"])
         kv_c, k_pe = kv[:, :cfg.kv_lora], apply_rope(kv[:, cfg.kv_lora:], cos, sin)
         kv_c = rms_norm(kv_c, a["kv_norm"], cfg.eps)
+        self._d("attn.wkv_a", kv)
+        self._d("attn.rope_q", q_pe)
+        self._d("attn.rope_k", k_pe)
+        self._d("attn.kv_norm", kv_c)
         wkv_b = a["kv_b"].bf16.view(H, cfg.nope + cfg.v_dim, cfg.kv_lora)
         if self.attention == "absorbed":
             cache["kv"] = torch.cat([cache.get("kv", kv_c[:0]), kv_c])        # [T, kv_lora]
             cache["pe"] = torch.cat([cache.get("pe", k_pe[:0]), k_pe])        # [T, rope]
             q_abs = bf16(torch.einsum("shd,hdc->shc", q_nope.to(F64),
                                       wkv_b[:, :cfg.nope].to(F64)))
+            self._d("attn.wkv_b.k", q_abs)
             s1 = bf16(torch.einsum("shc,tc->sht", q_abs.to(F64), cache["kv"].to(F64)))
             s2 = bf16(torch.einsum("shr,tr->sht", q_pe.to(F64), cache["pe"].to(F64)))
             scores = bf16(s1.to(F64) + s2.to(F64))
@@ -499,17 +522,29 @@ class Model:
         probs = softmax_f32(scores).to(BF16)
         if self.attention == "absorbed":
             o = bf16(torch.einsum("sht,tc->shc", probs.to(F64), cache["kv"].to(F64)))
+            self._d("attn.core", o)  # the golden's attn.core: the latent P.V [S, H, kv_lora]
             o = bf16(torch.einsum("shc,hdc->shd", o.to(F64), wkv_b[:, cfg.nope:].to(F64)))
+            self._d("attn.wkv_b.v", o)
         else:
             o = bf16(torch.einsum("sht,thd->shd", probs.to(F64), cache["v"].to(F64)))
-        return self.linear(o.reshape(S, H * cfg.v_dim), a["o"])
+        if self.attention == "naive":
+            self._d("attn.core", o)
+        out = self.linear(o.reshape(S, H * cfg.v_dim), a["o"])
+        self._d("attn.wo", out)
+        return out
 
     def block(self, x, layer, pos, cache):
-        h = self.attn(rms_norm(x, layer["attn_norm"], self.cfg.eps), layer["attn"], pos, cache)
+        n = rms_norm(x, layer["attn_norm"], self.cfg.eps)
+        self._d("attn_norm", n)
+        h = self.attn(n, layer["attn"], pos, cache)
         x = bf16(x.to(F64) + h.to(F64))
+        self._d("attn_residual", x)
         n = rms_norm(x, layer["ffn_norm"], self.cfg.eps)
-        h = self.moe(n, layer["moe"]) if "moe" in layer else self.mlp(n, layer["mlp"])
-        return bf16(x.to(F64) + h.to(F64))
+        self._d("ffn_norm", n)
+        h = self.moe(n, layer["moe"]) if "moe" in layer else self.mlp(n, layer["mlp"], "mlp")
+        x = bf16(x.to(F64) + h.to(F64))
+        self._d("ffn_residual", x)
+        return x
 
     def forward(self, tokens, start, caches):
         """tokens [S] at positions start..start+S-1 -> (logits FP32 [S, V], final hidden)."""
@@ -520,10 +555,18 @@ class Model:
         if pos[-1] >= self.cfg.max_seq_len:
             raise InputError(f"position {int(pos[-1])} >= max_seq_len {self.cfg.max_seq_len}")
         x = self.embed[tokens]
-        for layer, cache in zip(self.layers, caches):
+        prefill = start == 0 and self.dump is not None
+        if prefill:
+            self.dump["embed"] = x.clone()
+        for i, (layer, cache) in enumerate(zip(self.layers, caches)):
+            self._where = f"layers.{i}." if prefill else None
             x = self.block(x, layer, pos, cache)
+        self._where = None
         h = rms_norm(x, self.norm, self.cfg.eps)
-        return mm(h, self.head.T).to(F32), h
+        logits = mm(h, self.head.T)
+        if prefill:
+            self.dump["norm"], self.dump["head"] = h.clone(), logits.clone()
+        return logits.to(F32), h
 
     def mtp_forward(self, tokens, h_main):
         """MTP module (vLLM order) over positions 0..T-2: input emb(t[i+1]) and the main
@@ -537,14 +580,19 @@ class Model:
         x = self.block(x, m["layer"], torch.arange(len(nxt)), {})
         return mm(rms_norm(x, m["norm"], self.cfg.eps), m["head"].T).to(F32)
 
-    def generate(self, prompt, max_new_tokens=0, mtp=False):
-        """Prefill + greedy decode. Returns dict of logits [P+N-1, V], tokens, generated."""
+    def generate(self, prompt, max_new_tokens=0, mtp=False, follow=None):
+        """Prefill + greedy decode. Returns dict of logits [P+N-1, V], tokens, generated.
+        With `follow`, decode step k feeds follow[k] instead of this model's own argmax (so a
+        near-tie argmax flip in another implementation does not change the later inputs);
+        `generated` still records this model's own argmax choices."""
         caches = [{} for _ in self.layers]
         logits, h = self.forward(prompt, 0, caches)
         all_logits, hidden, tokens, gen = [logits], [h], list(prompt), []
         for step in range(max_new_tokens):
             nxt = int(torch.argmax(all_logits[-1][-1]))  # first maximal index
             gen.append(nxt)
+            if follow is not None:
+                nxt = int(follow[step])
             tokens.append(nxt)
             if step + 1 < max_new_tokens:
                 lg, h = self.forward([nxt], len(tokens) - 1, caches)
@@ -561,6 +609,26 @@ class Model:
         return out
 
 
+def golden_routing(path, model):
+    """The expert indices dssim chose, in this model's MoE call order (step by step, layers
+    ascending), read from a golden file written with --tensors all."""
+    import h5py
+    routes = []
+    try:
+        with h5py.File(path, "r") as f:
+            steps = sorted((k for k in f["tensors"]), key=lambda k: int(k[4:]))
+            for st in steps:
+                for i in range(model.cfg.n_layers):
+                    if model.cfg.is_moe(i):
+                        name = f"tensors/{st}/layers.{i}.moe.gate.indices"
+                        if name not in f:
+                            raise InputError(f"{path}: no /{name} (write it with --tensors all)")
+                        routes.append(torch.as_tensor(np.asarray(f[name]), dtype=torch.long))
+    except OSError as e:
+        raise InputError(f"{path}: {e}")
+    return routes
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", required=True, help="checkpoint directory (HF layout)")
@@ -572,6 +640,11 @@ def main(argv=None):
     ap.add_argument("--max-seq-len", type=int, default=16384,
                     help="the demo's max_seq_len (YaRN/mscale only if > original length)")
     ap.add_argument("--mtp", action="store_true", help="also write MTP logits (mtp_logits)")
+    ap.add_argument("--follow", help="comma-separated tokens to feed at the decode steps "
+                    "instead of the own argmax (e.g. another implementation's output)")
+    ap.add_argument("--route-from", help="golden HDF5 whose /tensors/step<k>/layers.<L>."
+                    "moe.gate.indices pin the MoE routing (diagnosis of gate near-ties)")
+    ap.add_argument("--dump", help="also write the prefill intermediates (golden names) .npz")
     ap.add_argument("--out", required=True, help="output .npz")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -581,7 +654,24 @@ def main(argv=None):
         except ValueError:
             raise InputError(f"--tokens: not a comma-separated list of integers: {args.tokens}")
         model = Model(args.checkpoint, args.mode, args.attention, args.max_seq_len)
-        out = model.generate(prompt, args.max_new_tokens, args.mtp)
+        follow = None
+        if args.follow:
+            try:
+                follow = [int(t) for t in args.follow.split(",")]
+            except ValueError:
+                raise InputError(f"--follow: not a comma-separated list of integers")
+            if len(follow) < args.max_new_tokens:
+                raise InputError(f"--follow: {len(follow)} tokens < --max-new-tokens")
+        if args.route_from:
+            model.route_replay = golden_routing(args.route_from, model)
+        if args.dump:
+            model.dump = {}
+        out = model.generate(prompt, args.max_new_tokens, args.mtp, follow)
+        if args.dump:
+            tmp = args.dump + ".tmp.npz"
+            np.savez(tmp, **{k: v.to(F64).numpy() if v.is_floating_point() else v.numpy()
+                             for k, v in model.dump.items()})
+            os.replace(tmp, args.dump)
         tmp = args.out + ".tmp.npz"
         np.savez(tmp, **out)
         os.replace(tmp, args.out)

@@ -48,6 +48,22 @@ def step(cmd):
         sys.exit(2)
 
 
+def run_python(script, argv):
+    """Runs deepseek_ref.py or compare.py in this process (torch is imported once per
+    cross-check instead of once per step; that import dominates the run time)."""
+    print("+ python3", os.path.join("tests/torch_ref", script), " ".join(argv), flush=True)
+    sys.path.insert(0, HERE)
+    module = __import__(script[:-3])
+    return module.main(argv)
+
+
+def ref_step(argv):
+    rc = run_python("deepseek_ref.py", argv)
+    if rc != 0:
+        print(f"deepseek_ref.py failed with exit code {rc}")
+        sys.exit(2)
+
+
 def golden_generated(path):
     """dssim's generated tokens of sequence 0."""
     import h5py
@@ -110,12 +126,11 @@ def main():
         # argmax cannot make the later rows compare different inputs; its own argmax is
         # still checked against dssim's at every row (top-1 in compare.py).
         follow = golden_generated(golden)
-        ref_cmd = [sys.executable, os.path.join(HERE, "deepseek_ref.py"), "--checkpoint", ckpt,
-                   "--tokens", tokens, "--mode", args.mode, "--attention", args.attention,
+        ref_cmd = ["--checkpoint", ckpt, "--tokens", tokens, "--mode", args.mode, "--attention", args.attention,
                    "--max-new-tokens", n_new]
         if follow:
             ref_cmd += ["--follow", ",".join(map(str, follow))]
-        step(ref_cmd + ["--dump", dump, "--out", ref])
+        ref_step(ref_cmd + ["--dump", dump, "--out", ref])
         with open(os.path.join(ckpt, "config.json")) as f:
             topk = json.load(f).get("num_experts_per_tok") or 0
         flips = routing_flips(golden, dump, topk) if topk else []
@@ -124,16 +139,15 @@ def main():
                   f"vs torch {fl['torch_only']}; dssim's expert is "
                   f"{fl['margin_bf16_steps']} BF16 steps below torch's k-th score")
         print(f"unpinned routing flips (prefill): {len(flips)}")
-        cmp_cmd = [sys.executable, os.path.join(HERE, "compare.py"), "--golden", golden,
-                   "--checkpoint", ckpt, "--mode", args.mode, "--attention", args.attention]
+        cmp_cmd = ["--golden", golden, "--checkpoint", ckpt, "--mode", args.mode, "--attention", args.attention]
         if flips:
             if any(m > 1.0 for fl in flips for m in fl["margin_bf16_steps"]):
                 print("FAIL: a routing difference larger than one BF16 step is not a near-tie")
                 return 1
             # Near-ties only: compare with the routing pinned to dssim's choices.
             print("all flips are near-ties: comparing with routing pinned to dssim's")
-            step(ref_cmd + ["--route-from", golden, "--out", ref])
-        return subprocess.run(cmp_cmd + ["--torch", ref]).returncode
+            ref_step(ref_cmd + ["--route-from", golden, "--out", ref])
+        return run_python("compare.py", cmp_cmd + ["--torch", ref])
 
 
 if __name__ == "__main__":

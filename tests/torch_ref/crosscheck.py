@@ -108,7 +108,19 @@ def main():
     ap.add_argument("--max-new-tokens", type=int, default=DECODE_STEPS,
                     help="greedy decode steps compared after the prefill")
     ap.add_argument("--workdir")
+    ap.add_argument("--plant-ref-max-seq-len", type=int,
+                    help="negative control: run the reference with this max_seq_len (at or "
+                    "below original_max_position_embeddings it drops YaRN and mscale) and "
+                    "exit 0 only if the comparison then FAILS (exit 1)")
     args = ap.parse_args()
+    rc = run(args)
+    if args.plant_ref_max_seq_len is None:
+        return rc
+    print(f"negative control: comparison exit code {rc}, expected 1")
+    return 0 if rc == 1 else 1
+
+
+def run(args):
     with tempfile.TemporaryDirectory(prefix="crosscheck_") as tmp:
         work = args.workdir or tmp
         ckpt = os.path.join(work, args.model)
@@ -128,6 +140,8 @@ def main():
         follow = golden_generated(golden)
         ref_cmd = ["--checkpoint", ckpt, "--tokens", tokens, "--mode", args.mode, "--attention", args.attention,
                    "--max-new-tokens", n_new]
+        if args.plant_ref_max_seq_len is not None:
+            ref_cmd += ["--max-seq-len", str(args.plant_ref_max_seq_len)]
         if follow:
             ref_cmd += ["--follow", ",".join(map(str, follow))]
         ref_step(ref_cmd + ["--dump", dump, "--out", ref])

@@ -107,6 +107,8 @@ def main():
     ap.add_argument("--tokens", help="prompt (default: the base prompt modulo vocab_size)")
     ap.add_argument("--max-new-tokens", type=int, default=DECODE_STEPS,
                     help="greedy decode steps compared after the prefill")
+    ap.add_argument("--scale-fmt", choices=["ue8m0", "f32"],
+                    help="fp8 activation scale format for both programs (default: config's)")
     ap.add_argument("--workdir")
     ap.add_argument("--plant-ref-max-seq-len", type=int,
                     help="negative control: run the reference with this max_seq_len (at or "
@@ -124,7 +126,8 @@ def run(args):
     with tempfile.TemporaryDirectory(prefix="crosscheck_") as tmp:
         work = args.workdir or tmp
         ckpt = os.path.join(work, args.model)
-        stem = os.path.join(work, f"{args.model}-{args.mode}-{args.attention}")
+        stem = os.path.join(work, f"{args.model}-{args.mode}-{args.attention}"
+                            + (f"-{args.scale_fmt}" if args.scale_fmt else ""))
         golden, ref, dump = stem + ".h5", stem + ".npz", stem + ".dump.npz"
         step([args.dssim, "checkpoint", "synth", "--model", args.model, "--seed", "1",
               "--out", ckpt])
@@ -133,13 +136,16 @@ def run(args):
         # --tensors all: the gate indices are needed to detect (and if need be pin) routing.
         step([args.dssim, "golden", "--checkpoint", ckpt, "--tokens", tokens, "--mode",
               args.mode, "--attention", args.attention, "--max-new-tokens", n_new,
-              "--tensors", "all", "--out", golden])
+              "--tensors", "all", "--out", golden]
+             + (["--scale-fmt", args.scale_fmt] if args.scale_fmt else []))
         # The reference feeds dssim's generated tokens at the decode steps, so one near-tie
         # argmax cannot make the later rows compare different inputs; its own argmax is
         # still checked against dssim's at every row (top-1 in compare.py).
         follow = golden_generated(golden)
         ref_cmd = ["--checkpoint", ckpt, "--tokens", tokens, "--mode", args.mode, "--attention", args.attention,
                    "--max-new-tokens", n_new]
+        if args.scale_fmt:
+            ref_cmd += ["--scale-fmt", args.scale_fmt]
         if args.plant_ref_max_seq_len is not None:
             ref_cmd += ["--max-seq-len", str(args.plant_ref_max_seq_len)]
         if follow:

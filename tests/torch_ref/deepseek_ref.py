@@ -640,6 +640,8 @@ def main(argv=None):
     ap.add_argument("--max-seq-len", type=int, default=16384,
                     help="the demo's max_seq_len (YaRN/mscale only if > original length)")
     ap.add_argument("--mtp", action="store_true", help="also write MTP logits (mtp_logits)")
+    ap.add_argument("--scale-fmt", choices=["ue8m0", "f32"],
+                    help="activation scale format in fp8 mode (default: the config's)")
     ap.add_argument("--follow", help="comma-separated tokens to feed at the decode steps "
                     "instead of the own argmax (e.g. another implementation's output)")
     ap.add_argument("--route-from", help="golden HDF5 whose /tensors/step<k>/layers.<L>."
@@ -654,6 +656,8 @@ def main(argv=None):
         except ValueError:
             raise InputError(f"--tokens: not a comma-separated list of integers: {args.tokens}")
         model = Model(args.checkpoint, args.mode, args.attention, args.max_seq_len)
+        if args.scale_fmt:
+            model.cfg.scale_fmt = None if args.scale_fmt == "f32" else args.scale_fmt
         follow = None
         if args.follow:
             try:

@@ -284,6 +284,27 @@ def compare_cli_reads_golden_layout():
     assert codes == [0, 1, 2], codes
 
 
+@test
+def top1_near_tie_rule():
+    # compare.py accepts a top-1 disagreement only when both sides have the other's choice
+    # within one BF16 step of their maximum (docs/torch-crosscheck.md, "Top-1 near-ties").
+    from compare import compare, top1_near_tie, tolerance
+    cfg = cfg_json("deepseek-tiny")
+    tol = tolerance(cfg, "demo", "absorbed")
+    base = np.linspace(-1.0, 1.0, cfg["vocab_size"]).astype(np.float32)[None, :].copy()
+    base[0, 7] = base[0, 9] = 2.546875               # an exact BF16 tie: index 7 wins
+    b = base.copy()
+    b[0, 7] = 2.53125                                # reference: 7 one BF16 step lower
+    assert top1_near_tie(base[0], b[0]) is not None
+    ok, rep = compare(base, b, tol)
+    assert ok and len(rep["top1_near_ties"]) == 1, rep
+    c = base.copy()
+    c[0, 7] = 2.515625                               # two steps lower: a real disagreement
+    assert top1_near_tie(base[0], c[0]) is None
+    ok, rep = compare(base, c, tol)
+    assert not ok and not rep["checks"]["top1"], rep
+
+
 def main():
     global CKPT, WORK
     ap = argparse.ArgumentParser()

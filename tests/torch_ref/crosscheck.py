@@ -27,6 +27,7 @@ except ImportError as e:
     print(f"SKIP: {e} (scripts/setup.sh --test installs python3-torch)")
     sys.exit(77)
 
+sys.dont_write_bytecode = True  # the reference modules are imported from the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BASE_PROMPT = [0, 3, 17, 250, 999, 5, 42, 7, 600, 123, 88, 1, 400, 77, 2, 31]

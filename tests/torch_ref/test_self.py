@@ -27,6 +27,7 @@ except ImportError as e:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True  # imports from the source tree leave no __pycache__
 sys.path.insert(0, HERE)
 import compare as C  # noqa: E402
 import deepseek_ref as R  # noqa: E402

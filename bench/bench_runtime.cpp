@@ -5,7 +5,7 @@
 //   prefill (512 tokens): layer FLOP/s                       vs  the kernels' BF16 GEMM FLOP/s
 //   streaming: peak RSS of a streamed prefill + decode
 // Usage: bench_runtime --checkpoint DIR [--layer 3] [--threads N] [--prefill 512]
-//                      [--decode-steps 4]
+//                      [--decode-steps 4] [--phases stream,decode,prefill]
 // Results and how to rerun: bench/README.md ("Runtime").
 #include <sys/resource.h>
 
@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
     std::string dir;
     int64_t layer = 3, prefill = 512, steps = 4;
     int threads = hardware_threads();
+    std::string phases = "stream,decode,prefill";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string o = argv[i], v = argv[i + 1];
         if (o == "--checkpoint")
@@ -126,8 +127,9 @@ int main(int argc, char** argv) {
         ro.threads = threads;
         ro.only_layers = std::make_pair(layer, layer);
 
+        auto want = [&](const char* p) { return phases.find(p) != std::string::npos; };
         // 1. Streaming run first (peak RSS is per process): prefill + decode, weights streamed.
-        {
+        if (want("stream")) {
             ro.stream_weights = true;
             reference::Runtime rt(dir, ro);
             reference::GenerateOptions go;
@@ -167,14 +169,17 @@ int main(int argc, char** argv) {
         const double per_expert = routed / static_cast<double>(c.n_routed_experts);
         // wkv_b is read twice in absorbed decode (W_UK and W_UV halves dequantised separately).
         const double wkv_b = bytes_of(hf + "self_attn.kv_b_proj.");
-        {
-            TimingSink sink("embed", pre + ".ffn_residual");
-            reference::GenerateOptions go;
-            go.max_new_tokens = steps + 1;
-            rt.generate({{1, 2, 3, 4}}, go, &sink);
+        if (want("decode")) {
+            // The same one-token decode `steps` + 1 times: the first run faults the weights in
+            // (from disk if the page cache lost them), the others measure warm weights.
             std::vector<double> rates, times;
-            for (int64_t s = 2; s <= steps + 1; ++s) {  // skip step 1 (first touch of the cache)
-                const std::string k = "step" + std::to_string(s);
+            for (int64_t s = 0; s <= steps; ++s) {
+                TimingSink sink("embed", pre + ".ffn_residual");
+                reference::GenerateOptions go;
+                go.max_new_tokens = 2;
+                rt.generate({{1, 2, 3, 4}}, go, &sink);
+                if (s == 0) continue;
+                const std::string k = "step1";
                 const double t = std::chrono::duration<double>(sink.end[k] - sink.start[k]).count();
                 std::vector<int32_t> e = sink.experts[k];
                 std::sort(e.begin(), e.end());
@@ -192,8 +197,9 @@ int main(int argc, char** argv) {
                 "touched = %.1f%% of copy bandwidth (target >= 50%%)\n",
                 times[times.size() / 2] * 1e3, med / 1e9, 100.0 * med / copy_bw);
         }
-        {
+        if (want("prefill")) {
             TimingSink sink("embed", pre + ".ffn_residual");
+            rt.generate({prompt}, {}, &sink);  // warm-up: faults the weights in
             rt.generate({prompt}, {}, &sink);
             const double t =
                 std::chrono::duration<double>(sink.end["step0"] - sink.start["step0"]).count();

@@ -39,13 +39,13 @@ void AtomicFile::write(const void* data, size_t size) {
     if (file_ == nullptr) {
         file_ = std::fopen(temp_.c_str(), "wb");
         if (file_ == nullptr) {
-            throw_input_error(target_.string(), "", std::string("cannot create file: ") +
-                                                        std::strerror(errno));
+            throw_input_error(target_.string(), "",
+                              std::string("cannot create file: ") + std::strerror(errno));
         }
     }
     if (size != 0 && std::fwrite(data, 1, size, file_) != size) {
-        throw_input_error(target_.string(), "", std::string("write failed: ") +
-                                                    std::strerror(errno));
+        throw_input_error(target_.string(), "",
+                          std::string("write failed: ") + std::strerror(errno));
     }
 }
 
@@ -58,8 +58,8 @@ void AtomicFile::commit() {
         ok = (std::fclose(file_) == 0) && ok;
         file_ = nullptr;
         if (!ok) {
-            throw_input_error(target_.string(), "", std::string("write failed: ") +
-                                                        std::strerror(errno));
+            throw_input_error(target_.string(), "",
+                              std::string("write failed: ") + std::strerror(errno));
         }
     }
     std::error_code ec;

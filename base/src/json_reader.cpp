@@ -66,7 +66,9 @@ const Json& JsonFields::get(std::string_view key) {
     return *it;
 }
 
-const Json& JsonFields::value(std::string_view key) { return get(key); }
+const Json& JsonFields::value(std::string_view key) {
+    return get(key);
+}
 
 double JsonFields::number(std::string_view key) {
     const Json& v = get(key);

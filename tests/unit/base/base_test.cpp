@@ -12,8 +12,8 @@ namespace fs = std::filesystem;
 
 namespace {
 fs::path scratch_dir(const char* name) {
-    fs::path dir = fs::temp_directory_path() / ("dssim_base_test_" + std::to_string(::getpid())) /
-                   name;
+    fs::path dir =
+        fs::temp_directory_path() / ("dssim_base_test_" + std::to_string(::getpid())) / name;
     fs::create_directories(dir);
     return dir;
 }
@@ -59,8 +59,9 @@ TEST_CASE("json fields name file and path in every error") {
     CHECK(error_of([&] { (void)root.integer("n"); }) ==
           "dev.json: n: expected an integer, got number");
     CHECK(root.integer_or("absent", 7) == 7);
-    CHECK(error_of([] { (void)parse_json_text("{\"a\": ", "bad.json"); })
-              .rfind("bad.json: malformed JSON", 0) == 0);
+    CHECK(error_of([] {
+              (void)parse_json_text("{\"a\": ", "bad.json");
+          }).rfind("bad.json: malformed JSON", 0) == 0);
 }
 
 TEST_CASE("parallel_for covers every index once with thread-independent chunks") {
@@ -84,6 +85,5 @@ TEST_CASE("parallel_for covers every index once with thread-independent chunks")
 }
 
 TEST_CASE("sha256 matches the FIPS 180-2 test vector") {
-    CHECK(sha256_hex("abc") ==
-          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -11,7 +11,7 @@
 namespace dssim {
 
 class AtomicFile {
-public:
+  public:
     explicit AtomicFile(std::filesystem::path target);
     ~AtomicFile();
     AtomicFile(const AtomicFile&) = delete;
@@ -29,7 +29,7 @@ public:
     // naming the target if any step fails.
     void commit();
 
-private:
+  private:
     std::filesystem::path target_;
     std::filesystem::path temp_;
     std::FILE* file_ = nullptr;

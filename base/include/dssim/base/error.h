@@ -12,7 +12,7 @@ namespace dssim {
 // Bad input from a user-supplied file, flag or value. The message is one line that names the
 // file (if any), the field or tensor, and the problem.
 class InputError : public std::runtime_error {
-public:
+  public:
     explicit InputError(const std::string& message) : std::runtime_error(message) {}
 };
 

@@ -25,7 +25,7 @@ Json load_json_file(const std::filesystem::path& path);
 Json parse_json_text(std::string_view text, std::string_view origin);
 
 class JsonFields {
-public:
+  public:
     // `object` must be a JSON object; `file` and `path` ("" for the root) prefix errors.
     JsonFields(const Json& object, std::string file, std::string path = "");
 
@@ -60,7 +60,7 @@ public:
     [[nodiscard]] const std::string& file() const { return file_; }
     [[nodiscard]] const Json& json() const { return *object_; }
 
-private:
+  private:
     const Json& get(std::string_view key);
     const Json* object_;
     std::string file_;

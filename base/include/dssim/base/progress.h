@@ -9,13 +9,13 @@
 namespace dssim {
 
 class Progress {
-public:
+  public:
     Progress(std::string label, size_t total);
     ~Progress();
     void advance(size_t steps = 1);
     void finish();
 
-private:
+  private:
     void draw(bool final);
     std::string label_;
     size_t total_;

@@ -9,7 +9,7 @@
 namespace dssim {
 
 class Sha256 {
-public:
+  public:
     Sha256();
     ~Sha256();
     Sha256(const Sha256&) = delete;
@@ -19,7 +19,7 @@ public:
     // Lower-case hex of the digest; the object cannot be updated afterwards.
     std::string hex_digest();
 
-private:
+  private:
     struct State;
     std::unique_ptr<State> state_;
 };

@@ -15,14 +15,14 @@
 namespace dssim::reference {
 
 struct TensorView {
-    std::string_view name;          // "step0/layers.7.attn.wkv_a"
-    numerics::DType dtype;          // runtime dtype: BF16 (uint16 bits), F32, I64, ...
-    std::span<const int64_t> shape; // row-major
-    const void* data;               // shape-product elements of dtype
+    std::string_view name;           // "step0/layers.7.attn.wkv_a"
+    numerics::DType dtype;           // runtime dtype: BF16 (uint16 bits), F32, I64, ...
+    std::span<const int64_t> shape;  // row-major
+    const void* data;                // shape-product elements of dtype
 };
 
 class TensorSink {
-public:
+  public:
     virtual ~TensorSink() = default;
     // Whether the runtime should produce this tensor at all (lets "--tensors logits" skip work).
     [[nodiscard]] virtual bool wants(std::string_view name) const = 0;

@@ -121,7 +121,7 @@ TEST_CASE("sharded write then read returns the same bytes; files are determinist
             t.fill(0, expect);
         }
         REQUIRE(v.data.size() == expect.size());
-        CHECK(std::memcmp(v.data.data(), expect.data(), expect.size()) == 0);
+        CHECK((expect.empty() || std::memcmp(v.data.data(), expect.data(), expect.size()) == 0));
     }
     CHECK_THROWS_WITH_AS((void)ck.tensor("nope"),
                          doctest::Contains("tensor 'nope': not in the checkpoint"), InputError);

@@ -1,7 +1,8 @@
 // Simulator tests: determinism, symmetric == full on balanced cases, a hand-computed roofline
 // step, memory-fit reporting, imbalanced routing in full mode, the trace format, and bad
 // input. All cases run in one process on purpose: the SystemC kernel is elaborated once and
-// reused by every simulate() call, which is what sweeps rely on.
+// reused by every simulate() call, which is what sweeps rely on. Input errors are tested in
+// test_sim_errors.cpp, one process per case (see there why).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -218,10 +219,6 @@ TEST_CASE("full mode: an imbalanced routing makes the busiest device the critica
     const SimResult skewed = simulate(cfg, hw, dep, wl, opt);
     CHECK(skewed.reported_device == 5);
     CHECK(skewed.step_time_ps > balanced.step_time_ps);
-
-    SimOptions sym = opt;
-    sym.mode = Mode::Symmetric;
-    CHECK_THROWS_AS(simulate(cfg, hw, dep, wl, sym), InputError);
 }
 
 TEST_CASE("the trace is Chrome trace-event JSON with one process per device") {
@@ -291,29 +288,6 @@ TEST_CASE("metrics follow their definitions") {
     const auto m = run("deepseek-v3", hw, ep_deployment(32, 32), mtp, Mode::Symmetric);
     REQUIRE(m.tpot_ms);
     CHECK(*m.tpot_ms == doctest::Approx(m.step_time_ms / 1.85));
-}
-
-TEST_CASE("bad deployments are input errors naming the option") {
-    const Hardware node = load_hardware("h800", "hgx-h800-8");
-    auto message = [&](Deployment dep, Workload wl) {
-        try {
-            run("deepseek-tiny", node, dep, wl, Mode::Symmetric);
-        } catch (const InputError& e) {
-            return std::string(e.what());
-        }
-        return std::string("no error");
-    };
-    Deployment many = ep_deployment(16, 16);
-    CHECK(message(many, decode(1, 10)).find("--devices") != std::string::npos);
-    Deployment three;
-    three.micro_batches = 3;
-    CHECK(message(three, decode(2, 10)).find("--micro-batches") != std::string::npos);
-    Workload train = decode(1, 10);
-    train.phase = Phase::Train;
-    CHECK(message(Deployment{}, train).find("--phase") != std::string::npos);
-    CHECK(message(ep_deployment(8, 3), decode(1, 10)).find("--ep") != std::string::npos);
-    CHECK_THROWS_AS(load_hardware("h800", "cloudmatrix-384"), InputError);
-    CHECK_THROWS_AS(load_hardware("h900"), InputError);
 }
 
 TEST_CASE("one process runs many simulations with stable results") {

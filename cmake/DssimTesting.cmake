@@ -10,6 +10,11 @@
 #   NO_MATCH, and that NO_FILE was not left behind.
 include_guard(GLOBAL)
 
+# doctest_discover_tests (PER_CASE) lives in doctest's own CMake module.
+if(NOT COMMAND doctest_discover_tests)
+  include(${doctest_DIR}/doctest.cmake)
+endif()
+
 add_library(dssim_doctest_main STATIC ${CMAKE_SOURCE_DIR}/tests/doctest_main.cpp)
 target_link_libraries(dssim_doctest_main PUBLIC doctest::doctest)
 

@@ -5,9 +5,10 @@
 // blocks only between consecutive micro-kernel calls that carry the FP32 accumulator through
 // memory, which keeps every output's reduction strictly sequential in k.
 //
-// Small M (decode): no packing. Each call streams 32 rows of W straight from memory (E4M3 rows
-// are first decoded to BF16 in an L1-sized buffer) and transposes them in registers, one output
-// per SIMD lane, so each weight byte is read once. Both drivers split the output, never K.
+// Small M (decode): no packing. Each call streams 32 rows of W straight from memory and
+// transposes them in registers, one output per SIMD lane, so each weight byte is read once.
+// E4M3 rows are decoded inside the transposed lanes by the AVX-512 kernels, or first to BF16 in
+// an L1-sized buffer on AVX2/SSE2. Both drivers split the output, never K.
 #include "dssim/kernels/gemm.h"
 
 #include <algorithm>
@@ -451,7 +452,8 @@ struct SmallProblem {
     Operand w;       // [N, K]: F32, BF16, E4M3 (fp8_gemm) or E4M3Dequant
     size_t m, n, k;
     GemvKernels kern;
-    const Fp8Scales* fp8;  // null for the plain GEMM
+    const Fp8Scales* fp8;                   // null for the plain GEMM
+    const detail::E4m3FusedKernels* fused;  // null unless the AVX-512 path is active
 };
 
 struct SmallScratch {
@@ -464,7 +466,18 @@ struct SmallScratch {
     std::vector<uint16_t> buf;     // [kGemvRows, kDecodeLd] decoded BF16 weight rows
     std::vector<E4m3Decoder> dec;  // per K block of row block dec_row_block (or one, scale 1)
     size_t dec_row_block = SIZE_MAX;
+    // Fused path: decode tables (kE4m3TableBytes each, 64-byte aligned) for every K block of
+    // 128-row block tab_row_block, or one table of scale 1 (tab_row_block == kUnitTables).
+    std::vector<uint8_t> table_storage;
+    size_t tab_row_block = SIZE_MAX;
+    uint8_t* tables(size_t count) {
+        const size_t bytes = count * detail::kE4m3TableBytes + 64;
+        if (table_storage.size() < bytes) table_storage.resize(bytes);
+        const auto addr = reinterpret_cast<uintptr_t>(table_storage.data());
+        return table_storage.data() + ((64 - addr % 64) % 64);
+    }
 };
+constexpr size_t kUnitTables = SIZE_MAX - 1;
 
 template <Fp8Promotion P>
 void promote_rows(const float* partial,
@@ -500,8 +513,87 @@ void gemv_chunk(
     }
 }
 
+// Adds the fp8_gemm partials of K block blk (s.partial) into s.acc with the promotion formula.
+void promote_block(const SmallProblem& pb, size_t blk, size_t row_block, SmallScratch& s) {
+    const Fp8Scales& f = *pb.fp8;
+    const float b_s = f.b_scale[row_block * f.kb + blk];
+    const float* a_s = f.a_scale + blk;
+    switch (f.promotion) {
+        case Fp8Promotion::ScaleProductFirst:
+            promote_rows<Fp8Promotion::ScaleProductFirst>(s.partial.data(), s.acc.data(), pb.m, a_s,
+                                                          f.kb, b_s);
+            break;
+        case Fp8Promotion::ScaleProductFirstFma:
+            promote_rows<Fp8Promotion::ScaleProductFirstFma>(s.partial.data(), s.acc.data(), pb.m,
+                                                             a_s, f.kb, b_s);
+            break;
+        case Fp8Promotion::TritonSequential:
+            promote_rows<Fp8Promotion::TritonSequential>(s.partial.data(), s.acc.data(), pb.m, a_s,
+                                                         f.kb, b_s);
+            break;
+    }
+}
+
+// The AVX-512 E4M3 group: the fused kernel decodes the codes inside its transposed lanes with
+// one table per 128-deep K block (bf16(f32(q) * scale) for gemm_dequant, f32(q) for fp8_gemm),
+// 16 rows and up to 16 rows of x per call, each 16-row block over all of K at once (or per
+// 128-deep block for fp8_gemm's partials). A group never straddles a 128-row scale block.
+void compute_group_fused(const SmallProblem& pb, size_t n0, SmallScratch& s) {
+    using detail::kE4m3FusedMaxMr;
+    using detail::kE4m3FusedRows;
+    using detail::kE4m3TableBytes;
+    const detail::E4m3FusedKernels& fk = *pb.fused;
+    const size_t rows = std::min(kGemvRows, pb.n - n0);
+    std::fill(s.acc.begin(), s.acc.end(), 0.0f);
+    const auto* q = static_cast<const uint8_t*>(pb.w.data);
+    const size_t kb = ceil_div(pb.k, kFp8Block);
+    const size_t row_block = n0 / kFp8Block;
+    const bool dequant = pb.w.type == Src::E4M3Dequant;
+    uint8_t* tables = s.tables(dequant ? kb : 1);
+    if (dequant && s.tab_row_block != row_block) {
+        fk.build_tables(pb.w.block_scale + row_block * kb, kb, e4m3_table(), tables);
+        s.tab_row_block = row_block;
+    } else if (!dequant && s.tab_row_block != kUnitTables) {
+        const float one = 1.0f;
+        fk.build_tables(&one, 1, e4m3_table(), tables);
+        s.tab_row_block = kUnitTables;
+    }
+    const size_t table_step = dequant ? kE4m3TableBytes : 0;
+    const size_t blocks = ceil_div(rows, kE4m3FusedRows);
+    // Rows of a ragged block past the end of N repeat the block's first row; their lanes are
+    // never stored.
+    auto call = [&](size_t b, size_t k0, size_t kc, float* acc) {
+        const uint8_t* wr[kE4m3FusedRows];
+        for (size_t j = 0; j < kE4m3FusedRows; ++j) {
+            const size_t r = b * kE4m3FusedRows + j;
+            wr[j] = q + (n0 + (r < rows ? r : b * kE4m3FusedRows)) * pb.k + k0;
+        }
+        const uint8_t* t = tables + (dequant ? (k0 / kFp8Block) * kE4m3TableBytes : 0);
+        for (size_t m0 = 0; m0 < pb.m; m0 += kE4m3FusedMaxMr) {
+            const size_t mr = std::min(kE4m3FusedMaxMr, pb.m - m0);
+            fk.gemv[mr - 1](wr, kc, pb.x + m0 * pb.k + k0, pb.k, t, table_step,
+                            acc + m0 * kGemvRows + b * kE4m3FusedRows, kGemvRows);
+        }
+    };
+    if (pb.fp8 == nullptr) {
+        for (size_t b = 0; b < blocks; ++b)
+            call(b, 0, pb.k, s.acc.data());
+        return;
+    }
+    for (size_t k0 = 0; k0 < pb.k; k0 += kFp8Block) {
+        const size_t kc = std::min(kFp8Block, pb.k - k0);
+        std::fill(s.partial.begin(), s.partial.end(), 0.0f);
+        for (size_t b = 0; b < blocks; ++b)
+            call(b, k0, kc, s.partial.data());
+        promote_block(pb, k0 / kFp8Block, row_block, s);
+    }
+}
+
 // FP32 sums of rows [n0, n0 + kGemvRows) of W (fewer at the end of N) into s.acc.
 void compute_group(const SmallProblem& pb, size_t n0, SmallScratch& s) {
+    if (pb.fused != nullptr && (pb.w.type == Src::E4M3 || pb.w.type == Src::E4M3Dequant)) {
+        return compute_group_fused(pb, n0, s);
+    }
     const size_t rows = std::min(kGemvRows, pb.n - n0);
     std::fill(s.acc.begin(), s.acc.end(), 0.0f);
     // Missing rows of a ragged last group repeat row n0; their lanes are never stored.
@@ -585,24 +677,7 @@ void compute_group(const SmallProblem& pb, size_t n0, SmallScratch& s) {
             }
             std::fill(s.partial.begin(), s.partial.end(), 0.0f);
             gemv_chunk(pb, pb.kern.bf16_l1, wp, k0 + s0, len, s.partial.data());
-            const Fp8Scales& f = *pb.fp8;
-            const size_t blk = (k0 + s0) / kFp8Block;
-            const float b_s = f.b_scale[row_block * f.kb + blk];
-            const float* a_s = f.a_scale + blk;
-            switch (f.promotion) {
-                case Fp8Promotion::ScaleProductFirst:
-                    promote_rows<Fp8Promotion::ScaleProductFirst>(s.partial.data(), s.acc.data(),
-                                                                  pb.m, a_s, f.kb, b_s);
-                    break;
-                case Fp8Promotion::ScaleProductFirstFma:
-                    promote_rows<Fp8Promotion::ScaleProductFirstFma>(s.partial.data(), s.acc.data(),
-                                                                     pb.m, a_s, f.kb, b_s);
-                    break;
-                case Fp8Promotion::TritonSequential:
-                    promote_rows<Fp8Promotion::TritonSequential>(s.partial.data(), s.acc.data(),
-                                                                 pb.m, a_s, f.kb, b_s);
-                    break;
-            }
+            promote_block(pb, (k0 + s0) / kFp8Block, row_block, s);
         }
     }
 }
@@ -610,7 +685,8 @@ void compute_group(const SmallProblem& pb, size_t n0, SmallScratch& s) {
 void run_small(const SmallProblem& pb, void* y, DType y_type, int threads) {
     if (pb.m == 0 || pb.n == 0) return;
     const size_t groups = ceil_div(pb.n, kGemvRows);
-    const bool decode = pb.w.type == Src::E4M3 || pb.w.type == Src::E4M3Dequant;
+    const bool decode =
+        pb.fused == nullptr && (pb.w.type == Src::E4M3 || pb.w.type == Src::E4M3Dequant);
     parallel_for(groups, threads, [&](size_t g0, size_t g1) {
         SmallScratch s(pb.m, decode, pb.fp8 != nullptr);
         for (size_t g = g0; g < g1; ++g) {
@@ -660,14 +736,48 @@ bool cpu_has_avx2() {
     return has;
 }
 
+// Everything gemm_kernel_avx512.cpp is compiled for (libgcc also checks that the OS saves the
+// 512-bit state).
+bool cpu_has_avx512() {
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0 &&
+               __builtin_cpu_supports("avx512vl") != 0 &&
+               __builtin_cpu_supports("avx512vbmi") != 0 && cpu_has_avx2();
+    }();
+    return has;
+}
+
+// The path this thread's setting resolves to on this CPU.
+SimdPath resolved_path() {
+    switch (t_simd_path) {
+        case SimdPath::Baseline:
+            return SimdPath::Baseline;
+        case SimdPath::Avx2:
+            return cpu_has_avx2() ? SimdPath::Avx2 : SimdPath::Baseline;
+        case SimdPath::Auto:
+        case SimdPath::Avx512:
+            break;
+    }
+    if (cpu_has_avx512()) return SimdPath::Avx512;
+    return cpu_has_avx2() ? SimdPath::Avx2 : SimdPath::Baseline;
+}
+
+// The blocked path and the BF16/FP32 small-M kernels of the AVX-512 path are the AVX2 ones.
 MicroKernel select_kernel() {
-    if (t_simd_path != SimdPath::Baseline && cpu_has_avx2()) return detail::microkernel_avx2();
+    if (resolved_path() != SimdPath::Baseline) return detail::microkernel_avx2();
     return detail::microkernel_baseline();
 }
 
 GemvKernels select_gemv() {
-    if (t_simd_path != SimdPath::Baseline && cpu_has_avx2()) return detail::gemv_kernels_avx2();
+    if (resolved_path() != SimdPath::Baseline) return detail::gemv_kernels_avx2();
     return detail::gemv_kernels_baseline();
+}
+
+const detail::E4m3FusedKernels* select_fused() {
+    static const detail::E4m3FusedKernels avx512 =
+        cpu_has_avx512() ? detail::e4m3_fused_kernels_avx512() : detail::E4m3FusedKernels{};
+    return resolved_path() == SimdPath::Avx512 ? &avx512 : nullptr;
 }
 
 // Small-M path (any M works; used for M <= t_small_m_max).
@@ -681,7 +791,8 @@ void run_small_m(const Operand& x,
                  int threads,
                  const Fp8Scales* fp8) {
     std::vector<float> xf;
-    SmallProblem pb{widen_x(x.data, x.type, m * k, xf), w, m, n, k, select_gemv(), fp8};
+    SmallProblem pb{
+        widen_x(x.data, x.type, m * k, xf), w, m, n, k, select_gemv(), fp8, select_fused()};
     run_small(pb, y, y_type, threads);
 }
 
@@ -716,7 +827,14 @@ size_t set_gemm_small_m_max(size_t m_max) {
 }
 
 const char* active_simd_path_name() {
-    return select_kernel().name;
+    switch (resolved_path()) {
+        case SimdPath::Avx512:
+            return "avx512";
+        case SimdPath::Avx2:
+            return "avx2";
+        default:
+            return "sse2";
+    }
 }
 
 void gemm(const void* x,

@@ -1,7 +1,7 @@
 // Internal interface between the GEMM driver (gemm.cpp) and its SIMD kernels. Each kernel set is
-// compiled in its own translation unit for one instruction set (baseline SSE2, or AVX2 without
-// FMA); every kernel computes each output as the scalar sequence acc = acc + a*b (one rounded
-// product, one rounded sum), so all sets give identical bits and only speed differs.
+// compiled in its own translation unit for one instruction set (baseline SSE2, AVX2 or AVX-512,
+// never FMA contraction); every kernel computes each output as the scalar sequence acc = acc + a*b
+// (one rounded product, one rounded sum), so all sets give identical bits and only speed differs.
 #pragma once
 
 #include <cstddef>
@@ -78,5 +78,43 @@ struct GemvKernels {
 
 GemvKernels gemv_kernels_baseline();
 GemvKernels gemv_kernels_avx2();
+
+// ---- Fused E4M3 small-M kernels (AVX-512): decode in the transposed lanes, no BF16 buffer. ----
+
+// Rows of W per fused call (one 512-bit vector of FP32 outputs) and the most rows of x per call.
+inline constexpr size_t kE4m3FusedRows = 16;
+inline constexpr size_t kE4m3FusedMaxMr = 16;
+// A decode table serves one 128-deep K block (one block scale): bf16(f32(q) * s) for the 128
+// magnitudes q = 0..127, low bytes [0, 128) then high bytes [128, 256), 64-byte aligned. The
+// sign bit of a code flips the sign of its entry (exact for every scale).
+inline constexpr size_t kE4m3TableBlock = 128;
+inline constexpr size_t kE4m3TableBytes = 256;
+
+// For the 16 rows w[0..15] (each pointing at its first code of the call; rows of a ragged block
+// may repeat) and mr rows of x (row i at x + i*ldx, FP32):
+//   for p in 0..kc-1 (ascending):
+//     acc[i*ldacc + j] = acc[i*ldacc + j] + x[i*ldx + p] * f32(T_p(w[j][p]))
+// where T_p is the table at tables + (p / 128) * table_step (table_step 0: one table).
+using GemvE4m3Fn = void (*)(const uint8_t* const* w,
+                            size_t kc,
+                            const float* x,
+                            size_t ldx,
+                            const uint8_t* tables,
+                            size_t table_step,
+                            float* acc,
+                            size_t ldacc);
+// out[s * 256 ..] = the table of scales[s], s < count; e4m3_f32 is the [256] FP32 value table.
+using BuildE4m3TablesFn = void (*)(const float* scales,
+                                   size_t count,
+                                   const float* e4m3_f32,
+                                   uint8_t* out);
+
+struct E4m3FusedKernels {
+    GemvE4m3Fn gemv[kE4m3FusedMaxMr];  // index mr - 1
+    BuildE4m3TablesFn build_tables;
+    const char* name;
+};
+
+E4m3FusedKernels e4m3_fused_kernels_avx512();
 
 }  // namespace dssim::kernels::detail

@@ -50,8 +50,9 @@ inline constexpr size_t ceil_div(size_t a, size_t b) {
 
 // The demo's default FP8 linear (gemm_impl = "bf16"): y = x . W^T with W = weight_dequant(wq,
 // w_scale), i.e. W[n,k] = bf16(f32(wq[n,k]) * w_scale[n/128, k/128]). The BF16 weight is formed
-// while packing and never materialised; the bits equal weight_dequant() followed by gemm() with
-// w_type BF16. wq [N, K] E4M3, w_scale [ceil(N/128), ceil(K/128)] FP32.
+// while packing (large M) or while decoding the codes (small M) and never materialised; the bits
+// equal weight_dequant() followed by gemm() with w_type BF16. wq [N, K] E4M3, w_scale [ceil(N/128),
+// ceil(K/128)] FP32.
 void gemm_dequant(const void* x,  // [M, K]
                   DType x_type,
                   const uint8_t* wq,
@@ -102,13 +103,15 @@ inline constexpr size_t kGemmSmallMMax = 16;
 // tests and benchmarks that compare the two paths on one shape (0 = blocked path always).
 size_t set_gemm_small_m_max(size_t m_max);
 
-// Which SIMD path gemm()/fp8_gemm() use. Both paths give identical bits (tested); this exists
-// for tests and benchmarks. Auto picks AVX2 when the CPU has it.
-enum class SimdPath : uint8_t { Auto, Baseline, Avx2 };
-// Sets the path for subsequent calls on this thread (returns the previous setting). Avx2 on a
-// CPU without AVX2 falls back to Baseline.
+// Which SIMD path gemm()/gemm_dequant()/fp8_gemm() use. All paths give identical bits (tested);
+// this exists for tests and benchmarks. Auto picks the widest the CPU has: Avx512 (AVX-512 F, BW,
+// VL and VBMI: the fused E4M3 small-M kernels, the rest as Avx2), else Avx2, else Baseline (SSE2).
+enum class SimdPath : uint8_t { Auto, Baseline, Avx2, Avx512 };
+// Sets the path for subsequent calls on this thread (returns the previous setting). A path the
+// CPU lacks falls back to the next narrower one (Avx512 -> Avx2 -> Baseline).
 SimdPath set_simd_path(SimdPath path);
-// Name of the path that Auto resolves to on this machine ("avx2" or "sse2").
+// Name of the path this thread's setting resolves to on this machine ("avx512", "avx2" or
+// "sse2"; with the default Auto, the widest available).
 const char* active_simd_path_name();
 
 }  // namespace dssim::kernels

@@ -72,6 +72,10 @@ struct GoldenWriter::Impl {
     std::vector<float> logits;   // [rows, vocab]
     int64_t vocab = -1;
     int64_t last_step = -1;
+    // MTP draft logits, the same way.
+    std::vector<int64_t> mtp_index;
+    std::vector<float> mtp_logits;
+    int64_t mtp_last_step = -1;
     std::vector<std::vector<int64_t>> sequences;
     std::vector<int64_t> prompt_lengths;
     bool tokens_set = false;
@@ -151,6 +155,31 @@ void GoldenWriter::add_logits(int64_t step,
     impl_->logits.insert(impl_->logits.end(), logits.begin(), logits.end());
 }
 
+void GoldenWriter::add_mtp_logits(int64_t step,
+                                  std::span<const int64_t> sequence,
+                                  std::span<const int64_t> position,
+                                  std::span<const float> logits,
+                                  int64_t vocab) {
+    const size_t rows = sequence.size();
+    if (position.size() != rows || vocab <= 0 ||
+        logits.size() != rows * static_cast<size_t>(vocab)) {
+        throw_input_error(impl_->file_name, "/mtp_logits",
+                          "rows, positions and [rows, vocab] disagree");
+    }
+    if (impl_->vocab >= 0 && impl_->vocab != vocab) {
+        throw_input_error(impl_->file_name, "/mtp_logits", "vocabulary size differs from /logits");
+    }
+    if (step <= impl_->mtp_last_step) {
+        throw_input_error(impl_->file_name, "/mtp_logits",
+                          "steps must be added in increasing order");
+    }
+    impl_->mtp_last_step = step;
+    for (size_t r = 0; r < rows; ++r) {
+        impl_->mtp_index.insert(impl_->mtp_index.end(), {step, sequence[r], position[r]});
+    }
+    impl_->mtp_logits.insert(impl_->mtp_logits.end(), logits.begin(), logits.end());
+}
+
 void GoldenWriter::set_tokens(const std::vector<std::vector<int64_t>>& sequences,
                               const std::vector<int64_t>& prompt_lengths) {
     if (sequences.size() != prompt_lengths.size()) {
@@ -188,6 +217,16 @@ void GoldenWriter::commit(const GoldenMetadata& m) {
     const int64_t vocab = std::max<int64_t>(s.vocab, 0);
     h5::write_dataset(root, "logits", ElemType::F32, {rows, vocab}, s.logits.data(), -1, fn);
     h5::write_dataset(root, "logits_index", ElemType::I64, {rows, 3}, s.index.data(), -1, fn);
+    if (!s.mtp_index.empty()) {
+        const auto mtp_rows = static_cast<int64_t>(s.mtp_index.size() / 3);
+        if (s.mtp_logits.size() != static_cast<size_t>(mtp_rows * vocab)) {
+            throw_input_error(fn, "/mtp_logits", "vocabulary size differs from /logits");
+        }
+        h5::write_dataset(root, "mtp_logits", ElemType::F32, {mtp_rows, vocab},
+                          s.mtp_logits.data(), -1, fn);
+        h5::write_dataset(root, "mtp_logits_index", ElemType::I64, {mtp_rows, 3},
+                          s.mtp_index.data(), -1, fn);
+    }
 
     nlohmann::json prompts = m.prompts;
     h5::write_int_attr(root, "layout_version", kGoldenLayoutVersion, fn);
@@ -202,6 +241,10 @@ void GoldenWriter::commit(const GoldenMetadata& m) {
     h5::write_int_attr(root, "max_new_tokens", m.max_new_tokens, fn);
     h5::write_string_attr(root, "tensors", tensor_selection_name(selection_), fn);
     h5::write_int_attr(root, "tensor_count", next_order_, fn);
+    if (m.mtp) {
+        h5::write_int_attr(root, "mtp_drafted", m.mtp_drafted, fn);
+        h5::write_int_attr(root, "mtp_accepted", m.mtp_accepted, fn);
+    }
 
     s.tensors.reset();
     if (H5Fclose(s.file.release()) < 0) throw_input_error(fn, "", "HDF5 could not close the file");

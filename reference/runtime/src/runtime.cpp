@@ -207,6 +207,8 @@ class StepExecutor {
     std::function<void(const std::vector<int64_t>&)> on_mtp_sampled;
     // Main-model logits rows of this step (FP32 widened BF16).
     std::vector<float> main_logits;
+    // MTP-module (draft) logits rows of this step, rows as `mtp`.
+    std::vector<float> mtp_logits;
 
     void run() {
         const auto& dag = graph_.dag();
@@ -406,6 +408,11 @@ class StepExecutor {
             const uint16_t* src = y.as<uint16_t>();
             for (size_t i = 0; i < main_logits.size(); ++i)
                 main_logits[i] = f32_from_bf16(src[i]);
+        } else if (op.kind == OpKind::Head) {
+            mtp_logits.resize(y.elements());
+            const uint16_t* src = y.as<uint16_t>();
+            for (size_t i = 0; i < mtp_logits.size(); ++i)
+                mtp_logits[i] = f32_from_bf16(src[i]);
         }
     }
 
@@ -1029,6 +1036,9 @@ GenerateResult Runtime::generate(const std::vector<std::vector<int64_t>>& prompt
         sl.sequence = ex.main.seq;
         sl.position = ex.main.pos;
         sl.logits = std::move(ex.main_logits);
+        sl.mtp_sequence = ex.mtp.seq;
+        sl.mtp_position = ex.mtp.pos;
+        sl.mtp_logits = std::move(ex.mtp_logits);
         result.steps.push_back(std::move(sl));
         if (g.max_new_tokens == 0) break;
     }

@@ -40,6 +40,11 @@ struct GoldenMetadata {
     std::string checkpoint_digest;  // checkpoint_digest() of the checkpoint
     std::vector<std::vector<int64_t>> prompts;
     int64_t max_new_tokens = 0;
+    // MTP speculative decoding ran (`golden --mtp`): the attributes mtp_drafted and
+    // mtp_accepted are written (the file then also holds /mtp_logits if any MTP row ran).
+    bool mtp = false;
+    int64_t mtp_drafted = 0;
+    int64_t mtp_accepted = 0;
 };
 
 // Version of the file layout below; bump when a dataset or attribute changes meaning.
@@ -65,6 +70,13 @@ class GoldenWriter : public reference::TensorSink {
                     std::span<const int64_t> position,
                     std::span<const float> logits,
                     int64_t vocab);
+    // The same for the MTP module's draft logits (/mtp_logits, /mtp_logits_index); only
+    // written when at least one row was added.
+    void add_mtp_logits(int64_t step,
+                        std::span<const int64_t> sequence,
+                        std::span<const int64_t> position,
+                        std::span<const float> logits,
+                        int64_t vocab);
     // Every sequence's full token list (prompt followed by generated tokens).
     void set_tokens(const std::vector<std::vector<int64_t>>& sequences,
                     const std::vector<int64_t>& prompt_lengths);

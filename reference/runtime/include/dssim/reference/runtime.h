@@ -61,6 +61,13 @@ struct StepLogits {
     std::vector<int64_t> sequence;  // [rows] index into the prompts
     std::vector<int64_t> position;  // [rows] position of the row's input token
     std::vector<float> logits;      // [rows, vocab]
+    // With GenerateOptions::mtp: the MTP module's draft logits of this step (FP32 widened
+    // BF16), one row per MTP row: the main rows whose next token is known, in the same order.
+    // A row at position p reads the main hidden state at p and the token at p + 1, and
+    // predicts the token at p + 2. Not part of logits_sha256.
+    std::vector<int64_t> mtp_sequence;  // [mtp rows]
+    std::vector<int64_t> mtp_position;  // [mtp rows]
+    std::vector<float> mtp_logits;      // [mtp rows, vocab]
     [[nodiscard]] size_t rows() const { return sequence.size(); }
 };
 

@@ -7,7 +7,8 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build ccache pkg-config
           libsystemc-dev libboost-graph-dev libhdf5-dev libcli11-dev doctest-dev
-          nlohmann-json3-dev libopenblas-dev libssl-dev libzip-dev)
+          nlohmann-json3-dev libopenblas-dev libssl-dev libzip-dev
+          libopenmpi-dev openmpi-bin)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(clang-14 libclang-rt-14-dev python3 python3-numpy python3-h5py python3-torch)
 fi

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include <unistd.h>
@@ -194,22 +196,79 @@ std::string journal_identity(const Study& st, Engine engine) {
     return h.hex_digest();
 }
 
+std::vector<std::string> gather_agreed(Transport* t, const std::function<std::string()>& step) {
+    if (!t || t->size() == 1) return {step()};
+    // Outcome of this rank: 'o' + result, 'i' + InputError message, 'x' + other message.
+    std::string mine;
+    std::exception_ptr own;
+    try {
+        mine = "o" + step();
+    } catch (const InputError& e) {
+        mine = std::string("i") + e.what();
+        own = std::current_exception();
+    } catch (const std::exception& e) {
+        mine = std::string("x") + e.what();
+        own = std::current_exception();
+    }
+    std::vector<std::string> all = t->gather(mine);
+    std::string verdict;  // "" or the first failing rank's "<rank>\t<kind><message>"
+    if (t->rank() == 0) {
+        for (size_t r = 0; r < all.size() && verdict.empty(); ++r) {
+            if (all[r].empty() || all[r][0] != 'o') verdict = std::to_string(r) + "\t" + all[r];
+        }
+    }
+    verdict = t->broadcast(verdict);
+    if (verdict.empty()) {
+        for (auto& a : all)
+            a.erase(0, 1);
+        return all;
+    }
+    if (t->rank() != 0) throw PeerFailed();
+    if (own) std::rethrow_exception(own);
+    const size_t tab = verdict.find('\t');
+    const std::string who = "rank " + verdict.substr(0, tab);
+    const std::string what = verdict.size() > tab + 2 ? verdict.substr(tab + 2) : "failed";
+    if (verdict.size() > tab + 1 && verdict[tab + 1] == 'i') throw InputError(who + ": " + what);
+    throw std::runtime_error(who + ": " + what);
+}
+
 std::vector<PointResult> run_sweep(const Study& st, const SweepOptions& opt) {
     namespace fs = std::filesystem;
-    const models::ModelConfig model = models::resolve_model_config(st.model);
+    Transport* const t = opt.transport;
+    const int rank = t ? t->rank() : 0;
+    const int ranks = t ? t->size() : 1;
+    const bool root = rank == 0;
+    auto agree = [&](const std::function<void()>& step) {
+        gather_agreed(t, [&] {
+            step();
+            return std::string();
+        });
+    };
     const size_t n = st.points.size();
     const fs::path dir = opt.out_dir;
     const fs::path journal = dir / "points.journal";
     const std::string header =
         std::string(kJournalMagic) + "\t" + journal_identity(st, opt.engine) + "\n";
 
+    // Setup: every rank loads the model; rank 0 owns the directory and the journal and tells
+    // the others where the computation starts (after the journal's valid prefix).
+    models::ModelConfig model;
     std::vector<PointResult> results;
-    std::string kept = header;
-    if (opt.mpi_rank == 0) {
+    std::FILE* jf = nullptr;
+    struct CloseJournal {
+        std::FILE*& f;
+        ~CloseJournal() {
+            if (f) std::fclose(f);
+        }
+    } close_journal{jf};
+    agree([&] {
+        model = models::resolve_model_config(st.model);
+        if (!root) return;
         std::error_code ec;
         fs::create_directories(dir, ec);
         if (ec)
             throw_input_error(dir.string(), "--out", "cannot create directory: " + ec.message());
+        std::string kept = header;
         if (opt.resume && fs::exists(journal)) {
             const std::string text = read_file(journal);
             if (text.rfind(header, 0) != 0)
@@ -236,54 +295,80 @@ std::vector<PointResult> run_sweep(const Study& st, const SweepOptions& opt) {
             }
         }
         write_file_atomic(journal, kept);  // header + the valid prefix
-    }
-    std::FILE* jf = nullptr;
-    if (opt.mpi_rank == 0) {
         jf = std::fopen(journal.c_str(), "ab");
         if (!jf) throw_input_error(journal.string(), "--out", "cannot append to the journal");
-    }
-    Progress progress("sweep " + st.name, n);
-    progress.advance(results.size());
-    const size_t block = static_cast<size_t>(std::max(1, opt.threads)) * 8;
-    int64_t computed = 0;
+    });
     size_t next = results.size();
+    if (t) next = std::stoull(t->broadcast(std::to_string(next)));
+
+    std::optional<Progress> progress;
+    if (root) {
+        progress.emplace("sweep " + st.name, n);
+        progress->advance(next);
+    }
+    // A block holds `threads * 8` points per rank; within it point i belongs to rank i % ranks.
+    const size_t block =
+        static_cast<size_t>(std::max(1, opt.threads)) * 8 * static_cast<size_t>(ranks);
+    int64_t computed = 0;
     while (next < n) {
         if (opt.stop_after >= 0 && computed >= opt.stop_after) break;
         size_t count = std::min(block, n - next);
         if (opt.stop_after >= 0)
             count = std::min<size_t>(count, static_cast<size_t>(opt.stop_after - computed));
-        std::vector<PointResult> chunk(count);
-        parallel_for(count, opt.threads, [&](size_t b, size_t e) {
-            for (size_t i = b; i < e; ++i)
-                chunk[i] = evaluate(st, model, next + i, opt.engine);
+        const auto parts = gather_agreed(t, [&] {
+            std::vector<size_t> mine;
+            for (size_t i = next; i < next + count; ++i)
+                if (i % static_cast<size_t>(ranks) == static_cast<size_t>(rank)) mine.push_back(i);
+            std::vector<std::string> lines(mine.size());
+            parallel_for(mine.size(), opt.threads, [&](size_t b, size_t e) {
+                for (size_t k = b; k < e; ++k)
+                    lines[k] = result_to_line(evaluate(st, model, mine[k], opt.engine));
+            });
+            std::string text;
+            for (const auto& l : lines)
+                text += l;
+            return text;
         });
-        std::string lines;
-        for (auto& r : chunk)
-            lines += result_to_line(r);
-        if (jf) {
+        agree([&] {
+            if (!root) return;
+            // Interleave the ranks' lines back into point order.
+            std::vector<size_t> pos(parts.size(), 0);
+            std::string lines;
+            for (size_t i = next; i < next + count; ++i) {
+                const size_t r = i % static_cast<size_t>(ranks);
+                const size_t eol = parts[r].find('\n', pos[r]);
+                if (eol == std::string::npos)
+                    throw std::runtime_error("sweep: rank " + std::to_string(r) +
+                                             " returned too few points");
+                lines.append(parts[r], pos[r], eol + 1 - pos[r]);
+                pos[r] = eol + 1;
+            }
             if (std::fwrite(lines.data(), 1, lines.size(), jf) != lines.size() ||
                 std::fflush(jf) != 0)
                 throw_input_error(journal.string(), "--out", "cannot write the journal");
             ::fsync(fileno(jf));
-        }
-        // Round-trip through the line form so a fresh run and a resumed one hold the same values.
-        std::istringstream in(lines);
-        for (std::string line; std::getline(in, line);)
-            results.push_back(result_from_line(line, journal.string()));
+            // Round-trip through the line form so a fresh run and a resumed one hold the same
+            // values.
+            std::istringstream in(lines);
+            for (std::string line; std::getline(in, line);)
+                results.push_back(result_from_line(line, journal.string()));
+        });
         next += count;
         computed += static_cast<int64_t>(count);
-        progress.advance(count);
+        if (progress) progress->advance(count);
     }
-    if (jf) std::fclose(jf);
-    progress.finish();
-    if (results.size() < n) return results;  // interrupted on purpose (stop_after)
-    if (opt.mpi_rank == 0) {
+    if (progress) progress->finish();
+    if (next < n) return results;  // interrupted on purpose (stop_after)
+    agree([&] {
+        if (!root) return;
+        if (jf) std::fclose(jf);
+        jf = nullptr;
         write_file_atomic(dir / "results.csv", results_csv(st, results));
         write_results_h5(st, results, (dir / "results.h5").string());
         for (const auto& [name, svg] : plots(st, results))
             write_file_atomic(dir / name, svg);
         write_file_atomic(dir / "summary.md", summary_md(st, results));
-    }
+    });
     return results;
 }
 

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -98,18 +100,48 @@ sim::SimResult analytic_simulate(const models::ModelConfig& model,
                                  const sim::Deployment& dep,
                                  const sim::Workload& wl);
 
+// How the processes of one sweep talk to each other (MPI ranks under mpirun: the CLI supplies
+// the MPI implementation, so this library does not link MPI). Both calls are collective: every
+// rank makes the same calls in the same order.
+class Transport {
+  public:
+    virtual ~Transport() = default;
+    virtual int rank() const = 0;
+    virtual int size() const = 0;
+    // Every rank passes its text; rank 0 receives all of them in rank order, the others {}.
+    virtual std::vector<std::string> gather(const std::string& mine) = 0;
+    // Rank 0's text, returned on every rank (the others' argument is ignored).
+    virtual std::string broadcast(const std::string& text) = 0;
+};
+
+// Thrown on ranks other than 0 when some rank failed: rank 0 throws the error itself (one
+// line), the others should exit with code 2 without printing.
+class PeerFailed : public std::runtime_error {
+  public:
+    PeerFailed() : std::runtime_error("another rank failed; rank 0 reports the error") {}
+};
+
+// Collective step with error agreement: runs `step` on every rank and, if every rank
+// succeeded, returns the step results on rank 0 in rank order ({} on the others). If any rank
+// threw, no rank returns: rank 0 rethrows its own exception or, if it did not fail, an
+// InputError "rank K: <message>" for the lowest failing rank K; the others throw PeerFailed.
+// Without a transport (a single process) it runs `step` and returns {its result}.
+std::vector<std::string> gather_agreed(Transport* t, const std::function<std::string()>& step);
+
 struct SweepOptions {
     std::string out_dir;
     bool resume = false;
     int threads = 1;
     Engine engine = Engine::Analytical;
-    int mpi_rank = 0;
-    int mpi_size = 1;
+    // Several processes (MPI): point i is computed by rank i % size; rank 0 owns every file
+    // (journal and outputs). nullptr: a single process.
+    Transport* transport = nullptr;
     // Stop after this many newly computed points (tests: an interrupted run). -1: no limit.
     int64_t stop_after = -1;
 };
 
-// Runs the sweep and writes the outputs; returns the results in point order.
+// Runs the sweep and writes the outputs; returns the results in point order (on rank 0; other
+// ranks return {}).
 std::vector<PointResult> run_sweep(const Study& study, const SweepOptions& opt);
 
 // Journal lines (one per point) and their parsing: exact round trip of every number.

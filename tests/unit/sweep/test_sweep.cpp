@@ -1,0 +1,562 @@
+// Unit tests of dssim_sweep (docs/studies.md): study files (every field, named errors), grid
+// and list expansion, the journal behind --resume, identity of the outputs for any thread or
+// rank count (ranks are threads talking through an in-process Transport), and the writers.
+#include <doctest/doctest.h>
+
+#include <barrier>
+#include <exception>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dssim/base/atomic_file.h"
+#include "dssim/base/error.h"
+#include "dssim/base/json_reader.h"
+#include "dssim/sweep.h"
+
+namespace fs = std::filesystem;
+using namespace dssim;
+using namespace dssim::sweep;
+
+namespace {
+
+// The small study of the regression tests, as text we can mutate.
+const char* kSmall = R"({"schema": "dssim-study/1", "name": "small", "question": "q",
+ "model": "deepseek-v3", "device": "h800", "baseline_device": "h800",
+ "deployment": {"devices": 16, "ep": 16, "batch": 8},
+ "workload": {"phase": "decode", "context": 2048, "tpot_slo_ms": 50},
+ "axes": [{"param": "device", "values": ["h800", "h20"]},
+          {"param": "device.memory.bandwidth", "factors": [0.5, 1, 2]}]})";
+
+Study parse(const std::string& text) {
+    return parse_study(parse_json_text(text, "study.json"), "study.json");
+}
+
+// Parses `text` after replacing `from` by `to`; returns the InputError message ("" if none).
+std::string error_of(std::string text, const std::string& from, const std::string& to) {
+    const size_t at = text.find(from);
+    REQUIRE_MESSAGE(at != std::string::npos, from);
+    text.replace(at, from.size(), to);
+    try {
+        (void)parse(text);
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+fs::path scratch(const std::string& name) {
+    const fs::path p = fs::path(DSSIM_BINARY_DIR) / "test_sweep" / name;
+    fs::remove_all(p);
+    return p;
+}
+
+// name -> bytes of every file in a directory.
+std::map<std::string, std::string> files_of(const fs::path& dir) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::directory_iterator(dir))
+        out[e.path().filename().string()] = read_file(e.path());
+    return out;
+}
+
+// Ranks as threads: gather/broadcast through shared slots and a barrier.
+struct Hub {
+    explicit Hub(int n) : sync(n), slots(static_cast<size_t>(n)) {}
+    std::barrier<> sync;
+    std::vector<std::string> slots;
+    std::string shared;
+};
+class ThreadTransport final : public Transport {
+  public:
+    ThreadTransport(Hub& hub, int rank) : hub_(hub), rank_(rank) {}
+    int rank() const override { return rank_; }
+    int size() const override { return static_cast<int>(hub_.slots.size()); }
+    std::vector<std::string> gather(const std::string& mine) override {
+        hub_.slots[static_cast<size_t>(rank_)] = mine;
+        hub_.sync.arrive_and_wait();
+        std::vector<std::string> out;
+        if (rank_ == 0) out = hub_.slots;
+        hub_.sync.arrive_and_wait();
+        return out;
+    }
+    std::string broadcast(const std::string& text) override {
+        if (rank_ == 0) hub_.shared = text;
+        hub_.sync.arrive_and_wait();
+        std::string out = hub_.shared;
+        hub_.sync.arrive_and_wait();
+        return out;
+    }
+
+  private:
+    Hub& hub_;
+    int rank_;
+};
+
+// Runs body(transport) on `n` rank threads; returns each rank's exception (nullptr: none).
+std::vector<std::exception_ptr> on_ranks(int n, const std::function<void(Transport&)>& body) {
+    Hub hub(n);
+    std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
+    std::vector<std::thread> threads;
+    for (int r = 0; r < n; ++r) {
+        threads.emplace_back([&, r] {
+            ThreadTransport t(hub, r);
+            try {
+                body(t);
+            } catch (...) {
+                errors[static_cast<size_t>(r)] = std::current_exception();
+            }
+        });
+    }
+    for (auto& th : threads)
+        th.join();
+    return errors;
+}
+
+std::string what(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("study: every field is read") {
+    const Study st = parse(R"({"schema": "dssim-study/1", "name": "all", "question": "why?",
+      "model": "deepseek-v3", "device": "h20", "fp8": "int8", "baseline_device": "h100",
+      "answer": "min_devices",
+      "deployment": {"devices": 32, "ep": 16, "tp": 2, "dp": 4, "micro_batches": 1,
+                     "redundant_experts": 32, "batch": 3, "batch_candidates": [1, 2, 4]},
+      "workload": {"phase": "prefill", "input_len": 2048, "context": 100, "mtp": true,
+                   "gemm": "bf16", "output_len": 512, "tpot_slo_ms": 40, "ttft_slo_ms": 900}})");
+    CHECK(st.file == "study.json");
+    CHECK(st.name == "all");
+    CHECK(st.question == "why?");
+    CHECK(st.model == "deepseek-v3");
+    CHECK(st.baseline_device == "h100");
+    CHECK(st.answer == "min_devices");
+    CHECK(st.output_len == 512);
+    CHECK(st.tpot_slo_ms == 40.0);
+    CHECK(st.ttft_slo_ms == 900.0);
+    CHECK(st.axes.empty());
+    REQUIRE(st.points.size() == 1);  // no axes: the base point
+    const PointSpec& p = st.points[0];
+    CHECK(p.device == "h20");
+    CHECK(p.fp8 == devices::Fp8Mode::Int8);
+    CHECK(p.deployment.devices == 32);
+    CHECK(p.deployment.ep == 16);
+    CHECK(p.deployment.tp == 2);
+    CHECK(p.deployment.dp == 4);
+    CHECK(p.deployment.micro_batches == 1);
+    CHECK(p.deployment.redundant_experts == 32);
+    CHECK(p.workload.batch == 3);
+    CHECK(p.batch_candidates == std::vector<int64_t>{1, 2, 4});
+    CHECK(p.workload.phase == models::Phase::Prefill);
+    CHECK(p.workload.input_len == 2048);
+    CHECK(p.workload.context == 100);
+    CHECK(p.workload.mtp);
+    CHECK(p.workload.gemm == models::GemmMode::Bf16);
+    CHECK(p.tpot_slo_ms == 40.0);
+    CHECK(p.ttft_slo_ms == 900.0);
+    CHECK(p.labels.empty());
+    // Defaults.
+    const Study d = parse(kSmall);
+    CHECK(d.answer == "max_throughput");
+    CHECK(d.points[0].fp8 == devices::Fp8Mode::Auto);
+    CHECK(d.output_len == 0);
+    CHECK_FALSE(d.ttft_slo_ms.has_value());
+}
+
+TEST_CASE("study: bad files name the file and the field") {
+    struct Case {
+        const char* from;
+        const char* to;
+        const char* expect;
+    };
+    const Case cases[] = {
+        {"\"dssim-study/1\"", "\"dssim-study/9\"", "study.json: schema:"},
+        {"\"name\": \"small\", ", "", "name"},
+        {"\"model\": \"deepseek-v3\", ", "", "model"},
+        {"\"device\": \"h800\", ", "", "device"},
+        {"\"question\": \"q\"", "\"question\": \"q\", \"answer\": \"most\"", "answer"},
+        {"\"question\": \"q\"", "\"question\": \"q\", \"fp8\": \"fp4\"", "fp8:"},
+        {"\"question\": \"q\"", "\"question\": \"q\", \"colour\": 1", "colour"},
+        {"\"devices\": 16", "\"devices\": 0", "deployment.devices: must be positive"},
+        {"\"devices\": 16", "\"devices\": 1.5", "deployment.devices: expected an integer"},
+        {"\"batch\": 8", "\"batch\": 8, \"micro_batches\": 3", "deployment.micro_batches"},
+        {"\"batch\": 8", "\"batch\": 8, \"batch_candidates\": []", "deployment.batch_candidates"},
+        {"\"batch\": 8", "\"batch\": 8, \"nodes\": 2", "nodes"},
+        {"\"phase\": \"decode\"", "\"phase\": \"train\"", "workload.phase"},
+        {"\"context\": 2048", "\"context\": -1", "workload.context"},
+        {"\"context\": 2048", "\"context\": 2048, \"input_len\": 0", "workload.input_len"},
+        {"\"context\": 2048", "\"context\": 2048, \"gemm\": \"fp4\"", "workload.gemm"},
+        {"\"context\": 2048", "\"context\": 2048, \"mtp\": 1", "workload.mtp"},
+        {"\"tpot_slo_ms\": 50", "\"tpot_slo_ms\": 0", "workload.tpot_slo_ms"},
+        {"\"tpot_slo_ms\": 50", "\"tpot_slo_ms\": 50, \"output_len\": -2", "workload.output_len"},
+        {"\"values\": [\"h800\", \"h20\"]", "\"values\": [\"h800\", \"nosuch\"]", "axes"},
+        {"\"values\": [\"h800\", \"h20\"]", "\"values\": [\"h800\", 3]", "axes[0].values[1]"},
+        {"\"values\": [\"h800\", \"h20\"]", "\"values\": []", "axes[0].values"},
+        {"\"values\": [\"h800\", \"h20\"]", "\"values\": [\"h800\"], \"factors\": [1]",
+         "axes[0].values"},
+        {"\"factors\": [0.5, 1, 2]", "\"factors\": [0.5, -1, 2]", "axes[1].factors[1]"},
+        {"\"device.memory.bandwidth\"", "\"device.memory.speed\"", "device.memory.speed"},
+        {"\"param\": \"device\"", "\"param\": \"weather\"", "axes[0].values[0]: unknown parameter"},
+        {"{\"param\": \"device\", \"values\": [\"h800\", \"h20\"]}",
+         "{\"param\": \"workload.phase\", \"factors\": [1]}", "axes[0].factors[0]: factors apply"},
+        {"\"axes\": [", "\"points\": [{}], \"axes\": [", "points"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.to);
+        const std::string msg = error_of(kSmall, c.from, c.to);
+        CHECK(msg.find("study.json") == 0);
+        CHECK(msg.find(c.expect) != std::string::npos);
+        CHECK(msg.find('\n') == std::string::npos);
+    }
+    // Not JSON at all, or not an object.
+    CHECK_THROWS_AS(parse("[1, 2]"), InputError);
+    CHECK_THROWS_AS(load_study("no-such-study"), InputError);
+    // Explicit list: a bad entry names its index and parameter.
+    const std::string list = R"({"schema": "dssim-study/1", "name": "l", "question": "q",
+      "model": "deepseek-v3", "device": "h800", "deployment": {"devices": 16},
+      "workload": {"phase": "decode"}, "points": [{"device": "h20"}, {"fp8": {"scale": 2}}]})";
+    CHECK(error_of(list, "", "").find("points[1].fp8") != std::string::npos);
+}
+
+TEST_CASE("study: grid expansion, first axis outermost, factors and values") {
+    const Study st = parse(R"({"schema": "dssim-study/1", "name": "g", "question": "q",
+      "model": "deepseek-v3", "device": "h800", "deployment": {"devices": 16, "batch": 4},
+      "workload": {"phase": "decode", "context": 1024},
+      "axes": [{"param": "device", "values": ["h800", "h20"]},
+               {"param": "deployment.batch", "values": [1, 8, 32]},
+               {"param": "device.memory.capacity", "values": [96]},
+               {"param": "device.scale_up.bandwidth_per_direction", "factors": [0.5, 2]}]})");
+    REQUIRE(st.axes.size() == 4);
+    CHECK(st.axes[3].factor);
+    CHECK_FALSE(st.axes[1].factor);
+    REQUIRE(st.points.size() == 2 * 3 * 1 * 2);
+    const PointSpec& p = st.points[7];  // h20 (1), batch 1 (0), 96 (0), x2 (1)
+    CHECK(p.labels == std::vector<std::string>{"h20", "1", "96", "x2"});
+    CHECK(p.device == "h20");
+    CHECK(p.workload.batch == 1);
+    REQUIRE(p.device_values.size() == 1);
+    CHECK(p.device_values[0] == std::pair<std::string, double>{"memory.capacity", 96});
+    REQUIRE(p.device_factors.size() == 1);
+    CHECK(p.device_factors[0] ==
+          std::pair<std::string, double>{"scale_up.bandwidth_per_direction", 2});
+    CHECK(st.points[0].labels == std::vector<std::string>{"h800", "1", "96", "x0.5"});
+    CHECK(st.points[11].labels == std::vector<std::string>{"h20", "32", "96", "x2"});
+    // The canonical text identifies the study (journal header): same JSON, same text.
+    CHECK(st.canonical == parse(st.canonical).canonical);
+}
+
+TEST_CASE("study: explicit list, columns in first-seen order, '-' where absent") {
+    // Within one point the keys come in JSON object order (sorted by name).
+    const Study st = parse(R"({"schema": "dssim-study/1", "name": "l", "question": "q",
+      "model": "deepseek-v3", "device": "h800", "deployment": {"devices": 16, "batch": 4},
+      "workload": {"phase": "decode", "gemm": "fp8", "tpot_slo_ms": 50},
+      "points": [{"device": "a100", "fp8": "int8"},
+                 {"workload.gemm": "bf16", "device.memory.bandwidth": {"factor": 1.5}},
+                 {"workload.tpot_slo_ms": 20, "device.fp8_native": false}]})");
+    REQUIRE(st.axes.size() == 6);
+    CHECK(st.axes[0].param == "device");
+    CHECK(st.axes[2].param == "device.memory.bandwidth");
+    CHECK(st.axes[4].param == "device.fp8_native");
+    CHECK(st.axes[5].param == "workload.tpot_slo_ms");
+    REQUIRE(st.points.size() == 3);
+    CHECK(st.points[0].labels == std::vector<std::string>{"a100", "int8", "-", "-", "-", "-"});
+    CHECK(st.points[0].fp8 == devices::Fp8Mode::Int8);
+    CHECK(st.points[1].labels == std::vector<std::string>{"-", "-", "x1.5", "bf16", "-", "-"});
+    CHECK(st.points[1].device == "h800");
+    CHECK(st.points[1].workload.gemm == models::GemmMode::Bf16);
+    CHECK(st.points[1].device_factors.size() == 1);
+    CHECK(st.points[2].tpot_slo_ms == 20.0);
+    CHECK(st.points[0].tpot_slo_ms == 50.0);
+    CHECK(st.points[2].fp8_native == false);
+}
+
+TEST_CASE("journal lines round-trip exactly; malformed lines are rejected") {
+    PointResult r;
+    r.index = 12;
+    r.labels = {"h800", "x0.5", "with space"};
+    r.device = "h800";
+    r.phase = "decode";
+    r.devices = 16;
+    r.tp = 1;
+    r.ep = 16;
+    r.dp = 16;
+    r.batch = 8;
+    r.context = 2048;
+    r.step_time_ms = 0.1 + 0.2;  // not representable in few digits
+    r.tokens_per_s_per_device = 1.0 / 3.0;
+    r.tpot_ms = 1e-300;
+    r.ttft_ms = 0;
+    r.compute_ms = 123456789.123456789;
+    r.memory_ms = 2.5;
+    r.exposed_comm_ms = 7;
+    r.memory_gb = 79.99999999999;
+    r.capacity_gb = 80;
+    r.fits = true;
+    r.meets_slo = false;
+    r.error = "";
+    const std::string line = result_to_line(r);
+    CHECK(line.back() == '\n');
+    const PointResult b = result_from_line(line.substr(0, line.size() - 1), "j");
+    CHECK(result_to_line(b) == line);
+    CHECK(b.step_time_ms == r.step_time_ms);
+    CHECK(b.tokens_per_s_per_device == r.tokens_per_s_per_device);
+    CHECK(b.tpot_ms == r.tpot_ms);
+    CHECK(b.labels == r.labels);
+    CHECK(b.fits);
+    CHECK_FALSE(b.meets_slo);
+    // Tabs and newlines in free text cannot break the line format.
+    r.error = "bad\tthing\nhere";
+    const PointResult c =
+        result_from_line(result_to_line(r).substr(0, result_to_line(r).size() - 1), "j");
+    CHECK(c.error == "bad thing here");
+    const std::string ok = line.substr(0, line.size() - 1);
+    CHECK_THROWS_AS(result_from_line(ok.substr(0, ok.size() - 2), "j"), InputError);  // torn
+    CHECK_THROWS_AS(result_from_line("x" + ok, "j"), InputError);
+    CHECK_THROWS_AS(result_from_line("", "j"), InputError);
+    std::string nan_time = ok;
+    nan_time.replace(nan_time.find("0.30000000000000004"), 19, "zz");
+    CHECK_THROWS_AS(result_from_line(nan_time, "j"), InputError);
+}
+
+TEST_CASE("resume: the journal's valid prefix is kept, the rest computed, bytes identical") {
+    const Study st = parse(kSmall);
+    const fs::path full = scratch("full"), part = scratch("part");
+    SweepOptions o;
+    o.out_dir = full.string();
+    o.threads = 1;
+    const auto all = run_sweep(st, o);
+    REQUIRE(all.size() == 6);
+    for (size_t i = 0; i < all.size(); ++i) {
+        CHECK(all[i].index == static_cast<int64_t>(i));
+        CHECK(all[i].error == "");
+        CHECK(all[i].step_time_ms > 0);
+    }
+    const auto want = files_of(full);
+    CHECK(want.count("results.csv") == 1);
+    CHECK(want.count("summary.md") == 1);
+    CHECK(want.count("results.h5") == 1);
+
+    // Interrupted after 4 points: only the journal exists, with 4 lines after the header.
+    o.out_dir = part.string();
+    o.stop_after = 4;
+    CHECK(run_sweep(st, o).size() == 4);
+    CHECK_FALSE(fs::exists(part / "results.csv"));
+    std::string journal = read_file(part / "points.journal");
+    CHECK(std::count(journal.begin(), journal.end(), '\n') == 5);
+    // Tear the last line (a crash mid-write): resume drops it and recomputes that point.
+    journal.resize(journal.size() - 10);
+    write_file_atomic(part / "points.journal", journal);
+    o.stop_after = -1;
+    o.resume = true;
+    o.threads = 2;
+    const auto resumed = run_sweep(st, o);
+    CHECK(resumed.size() == 6);
+    CHECK(files_of(part) == want);
+
+    // Resuming a finished run recomputes nothing and rewrites the same bytes.
+    CHECK(run_sweep(st, o).size() == 6);
+    CHECK(files_of(part) == want);
+
+    // Without --resume the journal starts over (same bytes in the end).
+    o.resume = false;
+    CHECK(run_sweep(st, o).size() == 6);
+    CHECK(files_of(part) == want);
+
+    // A journal of another study is refused, naming --resume.
+    std::string other = kSmall;
+    other.replace(other.find("\"context\": 2048"), 15, "\"context\": 4096");
+    o.resume = true;
+    try {
+        (void)run_sweep(parse(other), o);
+        FAIL("expected an InputError");
+    } catch (const InputError& e) {
+        CHECK(std::string(e.what()).find("--resume") != std::string::npos);
+    }
+    CHECK(files_of(part) == want);  // nothing touched
+}
+
+TEST_CASE("identity: 1 thread == 2 threads == 2 and 3 ranks (in-process transport)") {
+    const Study st = parse(kSmall);
+    SweepOptions o;
+    o.threads = 1;
+    o.out_dir = scratch("t1").string();
+    (void)run_sweep(st, o);
+    const auto want = files_of(o.out_dir);
+    o.threads = 2;
+    o.out_dir = scratch("t2").string();
+    (void)run_sweep(st, o);
+    CHECK(files_of(o.out_dir) == want);
+
+    for (int ranks : {2, 3}) {
+        CAPTURE(ranks);
+        const fs::path dir = scratch("ranks" + std::to_string(ranks));
+        std::vector<size_t> returned(static_cast<size_t>(ranks));
+        const auto errors = on_ranks(ranks, [&](Transport& t) {
+            SweepOptions ro;
+            ro.out_dir = dir.string();
+            ro.threads = 1;
+            ro.transport = &t;
+            returned[static_cast<size_t>(t.rank())] = run_sweep(st, ro).size();
+        });
+        for (const auto& e : errors)
+            CHECK_FALSE(e);
+        CHECK(returned[0] == 6);
+        CHECK(returned[1] == 0);  // only rank 0 holds the results
+        CHECK(files_of(dir) == want);
+
+        // Ranks stop after 3 points (uneven shares), then resume: same bytes.
+        const fs::path rdir = scratch("ranks-resume" + std::to_string(ranks));
+        for (int64_t stop : {3, -1}) {
+            const auto errs = on_ranks(ranks, [&](Transport& t) {
+                SweepOptions ro;
+                ro.out_dir = rdir.string();
+                ro.transport = &t;
+                ro.stop_after = stop;
+                ro.resume = stop < 0;
+                (void)run_sweep(st, ro);
+            });
+            for (const auto& e : errs)
+                CHECK_FALSE(e);
+        }
+        CHECK(files_of(rdir) == want);
+    }
+}
+
+TEST_CASE("ranks agree on failures: one error on rank 0, PeerFailed elsewhere, no hang") {
+    // A failure on rank 1 only reaches rank 0 as an InputError naming the rank.
+    auto errors = on_ranks(3, [](Transport& t) {
+        (void)gather_agreed(&t, [&]() -> std::string {
+            if (t.rank() == 1) throw_input_error("f.json", "x", "bad on one rank");
+            return "ok";
+        });
+    });
+    CHECK(what(errors[0]) == "rank 1: f.json: x: bad on one rank");
+    CHECK_THROWS_AS(std::rethrow_exception(errors[1]), PeerFailed);
+    CHECK_THROWS_AS(std::rethrow_exception(errors[2]), PeerFailed);
+    // Rank 0's own exception is rethrown as it was (the same as a single process).
+    errors = on_ranks(2, [](Transport& t) {
+        (void)gather_agreed(&t, [&]() -> std::string {
+            if (t.rank() == 0) throw std::logic_error("internal");
+            throw_input_error("", "y", "later rank");
+        });
+    });
+    CHECK_THROWS_AS(std::rethrow_exception(errors[0]), std::logic_error);
+    CHECK_THROWS_AS(std::rethrow_exception(errors[1]), PeerFailed);
+    // Success: rank 0 gets every rank's result in rank order, the others nothing.
+    std::vector<std::vector<std::string>> got(3);
+    errors = on_ranks(3, [&](Transport& t) {
+        got[static_cast<size_t>(t.rank())] =
+            gather_agreed(&t, [&] { return "r" + std::to_string(t.rank()); });
+    });
+    CHECK(got[0] == std::vector<std::string>{"r0", "r1", "r2"});
+    CHECK(got[1].empty());
+    // A whole sweep whose --out is unusable: rank 0 reports it, nothing is written.
+    const fs::path file = scratch("not-a-dir");
+    fs::create_directories(file.parent_path());
+    write_file_atomic(file, "x");
+    const Study st = parse(kSmall);
+    errors = on_ranks(2, [&](Transport& t) {
+        SweepOptions ro;
+        ro.out_dir = (file / "out").string();
+        ro.transport = &t;
+        (void)run_sweep(st, ro);
+    });
+    CHECK(what(errors[0]).find("--out: cannot create directory") != std::string::npos);
+    CHECK_THROWS_AS(std::rethrow_exception(errors[1]), PeerFailed);
+}
+
+TEST_CASE("writers: results.csv and summary.md from known results") {
+    const Study st = parse(kSmall);  // axes: device, device.memory.bandwidth (factors)
+    std::vector<PointResult> rs;
+    auto make = [&](const std::string& dev, const std::string& f, double tput, bool slo) {
+        PointResult r;
+        r.index = static_cast<int64_t>(rs.size());
+        r.labels = {dev, f};
+        r.device = dev;
+        r.phase = "decode";
+        r.devices = 16;
+        r.tp = 1;
+        r.ep = 16;
+        r.dp = 16;
+        r.batch = 8;
+        r.context = 2048;
+        r.step_time_ms = 40;
+        r.tokens_per_s_per_device = tput;
+        r.tpot_ms = 40;
+        r.compute_ms = 10;
+        r.memory_ms = 25;
+        r.exposed_comm_ms = 5;
+        r.memory_gb = 60.5;
+        r.capacity_gb = 80;
+        r.fits = true;
+        r.meets_slo = slo;
+        rs.push_back(r);
+    };
+    make("h800", "x1", 200, true);
+    make("h20", "x1", 100, true);
+    make("h20", "x2", 300, false);
+    rs.back().error = "needs \"more\", memory";
+    const std::string csv = results_csv(st, rs);
+    const std::string header =
+        "index,device,device.memory.bandwidth,device,phase,devices,tp,ep,dp,batch,context,"
+        "step_time_ms,tokens_per_s_per_device,relative_to_baseline,tpot_ms,ttft_ms,compute_ms,"
+        "memory_ms,exposed_comm_ms,memory_gb,capacity_gb,fits,meets_slo,error\n";
+    CHECK(csv.rfind(header, 0) == 0);
+    CHECK(csv.find("\n0,h800,x1,h800,decode,16,1,16,16,8,2048,40,200,1,40,0,10,25,5,60.5,80,"
+                   "true,true,\n") != std::string::npos);
+    // Relative to the baseline device at the same other labels (h800 at x1); none at x2.
+    CHECK(csv.find("\n1,h20,x1,h20,decode,16,1,16,16,8,2048,40,100,0.5,40,") != std::string::npos);
+    CHECK(csv.find("\n2,h20,x2,h20,decode,16,1,16,16,8,2048,40,300,,40,") != std::string::npos);
+    CHECK(csv.find(",false,\"needs \"\"more\"\", memory\"\n") != std::string::npos);
+
+    const std::string md = summary_md(st, rs);
+    CHECK(md.rfind("# small\n\n**Question.** q\n", 0) == 0);
+    CHECK(md.find("3 points; TPOT SLO 50 ms") != std::string::npos);
+    // The answer ignores the point that misses the SLO even though it is fastest.
+    CHECK(md.find("Highest throughput meeting the SLO: **h800, bandwidth=x1** at 200.0 tokens/s "
+                  "per device (batch 8 per device)") != std::string::npos);
+    CHECK(md.find("| h20, bandwidth=x1 | 100.0 | 0.50x | 40.00 | 40.00 | - | 8 | memory | yes | "
+                  "yes |") != std::string::npos);
+    CHECK(md.find("| h20, bandwidth=x2 | error: needs \"more\", memory |") != std::string::npos);
+    for (const auto& [name, svg] : plots(st, rs))
+        CHECK(md.find("- [" + name + "](" + name + ")") != std::string::npos);
+}
+
+TEST_CASE("writers: min_devices answer per case") {
+    const Study st = parse(R"({"schema": "dssim-study/1", "name": "cap", "question": "q",
+      "model": "deepseek-v3", "device": "h800", "answer": "min_devices",
+      "deployment": {"devices": 8}, "workload": {"phase": "decode", "tpot_slo_ms": 50},
+      "axes": [{"param": "device", "values": ["h800", "h20"]},
+               {"param": "deployment.devices", "values": [8, 16, 32]}]})");
+    std::vector<PointResult> rs;
+    const std::vector<std::tuple<std::string, int64_t, bool>> pts = {
+        {"h800", 8, false}, {"h800", 16, true}, {"h800", 32, true},
+        {"h20", 8, false},  {"h20", 16, false}, {"h20", 32, false}};
+    for (const auto& [dev, n, ok] : pts) {
+        PointResult r;
+        r.index = static_cast<int64_t>(rs.size());
+        r.labels = {dev, std::to_string(n)};
+        r.device = dev;
+        r.phase = "decode";
+        r.devices = n;
+        r.batch = 4;
+        r.tokens_per_s_per_device = 50;
+        r.tpot_ms = 30;
+        r.memory_gb = 70;
+        r.capacity_gb = 80;
+        r.fits = ok;
+        r.meets_slo = ok;
+        rs.push_back(r);
+    }
+    const std::string md = summary_md(st, rs);
+    CHECK(md.find("| device=h800 | 16 | 4 | 50.0 | 30.00 | 70.0 |") != std::string::npos);
+    CHECK(md.find("| device=h20 | none in the sweep") != std::string::npos);
+}

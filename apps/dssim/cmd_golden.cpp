@@ -10,47 +10,18 @@
 #include "dssim/base.h"
 #include "dssim/golden/golden.h"
 #include "dssim/reference.h"
+#include "runtime_args.h"
 
 namespace dssim::cli {
 
 namespace {
 
 struct GoldenArgs {
-    std::string checkpoint;
-    std::vector<std::string> tokens;
-    int64_t max_new_tokens = 16;
+    RuntimeArgs rt;
     std::string out;
     std::string tensors = "layers";
-    std::string mode = "demo";
-    std::string scale_fmt;
-    std::string attention = "absorbed";
-    int64_t max_seq_len = 16384;
-    int threads = 0;
     bool json = false;
 };
-
-std::vector<int64_t> parse_tokens(std::string_view text) {
-    std::vector<int64_t> ids;
-    size_t i = 0;
-    while (i <= text.size()) {
-        size_t j = text.find(',', i);
-        if (j == std::string_view::npos) j = text.size();
-        std::string_view item = text.substr(i, j - i);
-        while (!item.empty() && item.front() == ' ')
-            item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ')
-            item.remove_suffix(1);
-        int64_t v = 0;
-        auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-        if (item.empty() || ec != std::errc() || ptr != item.data() + item.size()) {
-            throw InputError("--tokens: expected comma-separated integer token ids, got '" +
-                             std::string(item) + "'");
-        }
-        ids.push_back(v);
-        i = j + 1;
-    }
-    return ids;
-}
 
 // Forwards to the writer and advances a progress bar once per runtime step.
 class ProgressSink : public reference::TensorSink {
@@ -80,47 +51,20 @@ class ProgressSink : public reference::TensorSink {
     mutable int64_t step_ = 0;
 };
 
-void golden_run(const GoldenArgs& a) {
-    reference::RuntimeOptions ro;
-    if (a.mode == "demo") {
-        ro.mode = reference::NumericsMode::Demo;
-    } else if (a.mode == "fp8") {
-        ro.mode = reference::NumericsMode::Fp8;
-    } else {
-        throw InputError("--mode: expected demo or fp8, got '" + a.mode + "'");
-    }
-    if (a.scale_fmt == "ue8m0") {
-        ro.scale_fmt = models::ScaleFmt::UE8M0;
-    } else if (a.scale_fmt == "f32") {
-        ro.scale_fmt = models::ScaleFmt::F32;
-    } else if (!a.scale_fmt.empty()) {
-        throw InputError("--scale-fmt: expected ue8m0 or f32, got '" + a.scale_fmt + "'");
-    }
-    if (a.attention == "absorbed") {
-        ro.attention = models::AttentionMode::Absorbed;
-    } else if (a.attention == "naive") {
-        ro.attention = models::AttentionMode::Naive;
-    } else {
-        throw InputError("--attention: expected absorbed or naive, got '" + a.attention + "'");
-    }
-    const auto selection = golden::parse_tensor_selection(a.tensors);
+void golden_run(const GoldenArgs& args) {
+    const RuntimeArgs& a = args.rt;
+    const reference::RuntimeOptions ro = runtime_options(a);
+    const auto selection = golden::parse_tensor_selection(args.tensors);
     if (!selection) {
-        throw InputError("--tensors: expected logits, layers or all, got '" + a.tensors + "'");
+        throw InputError("--tensors: expected logits, layers or all, got '" + args.tensors + "'");
     }
-    if (a.threads < 0) throw InputError("--threads: must be >= 1 (0: all hardware threads)");
-    if (a.max_new_tokens < 0) throw InputError("--max-new-tokens: must be >= 0");
-    ro.threads = a.threads == 0 ? hardware_threads() : a.threads;
-    ro.max_seq_len = a.max_seq_len;
-
-    std::vector<std::vector<int64_t>> prompts;
-    for (const auto& t : a.tokens)
-        prompts.push_back(parse_tokens(t));
-    if (prompts.empty()) throw InputError("--tokens: give at least one sequence");
+    const std::vector<std::vector<int64_t>> prompts = prompts_of(a);
 
     reference::Runtime runtime(a.checkpoint, ro);
-    golden::GoldenWriter writer(a.out, *selection);
+    golden::GoldenWriter writer(args.out, *selection);
     reference::GenerateOptions go;
     go.max_new_tokens = a.max_new_tokens;
+    go.mtp = a.mtp;
     ProgressSink sink(writer, static_cast<size_t>(a.max_new_tokens) + 1);
     const reference::GenerateResult r = runtime.generate(prompts, go, &sink);
     sink.finish();
@@ -130,6 +74,10 @@ void golden_run(const GoldenArgs& a) {
             step.rows() > 0 ? static_cast<int64_t>(step.logits.size() / step.rows()) : 0;
         if (step.rows() > 0) {
             writer.add_logits(step.step, step.sequence, step.position, step.logits, vocab);
+        }
+        if (!step.mtp_sequence.empty()) {
+            writer.add_mtp_logits(step.step, step.mtp_sequence, step.mtp_position, step.mtp_logits,
+                                  vocab);
         }
     }
     std::vector<std::vector<int64_t>> sequences = prompts;
@@ -153,26 +101,37 @@ void golden_run(const GoldenArgs& a) {
     meta.checkpoint_digest = golden::checkpoint_digest(ckpt);
     meta.prompts = prompts;
     meta.max_new_tokens = a.max_new_tokens;
+    meta.mtp = a.mtp;
+    meta.mtp_drafted = r.mtp_drafted;
+    meta.mtp_accepted = r.mtp_accepted;
     const int64_t tensors = writer.tensors_written();
     writer.commit(meta);
 
     int64_t rows = 0;
     for (const auto& s : r.steps)
         rows += static_cast<int64_t>(s.rows());
-    if (a.json) {
+    if (args.json) {
         OrderedJson j;
-        j["out"] = a.out;
+        j["out"] = args.out;
         j["tensors"] = tensors;
         j["logit_rows"] = rows;
         j["generated"] = r.generated;
         j["logits_sha256"] = r.logits_sha256;
         j["checkpoint_sha256"] = meta.checkpoint_digest;
+        if (a.mtp) {
+            j["mtp_drafted"] = r.mtp_drafted;
+            j["mtp_accepted"] = r.mtp_accepted;
+            j["mtp_acceptance_rate"] = r.mtp_acceptance_rate();
+        }
         std::cout << j.dump(2) << "\n";
     } else {
-        std::cout << "wrote " << a.out << ": " << tensors << " tensors (" << a.tensors << "), "
-                  << rows << " logit rows\n"
+        std::cout << "wrote " << args.out << ": " << tensors << " tensors (" << args.tensors
+                  << "), " << rows << " logit rows\n"
                   << "logits_sha256 " << r.logits_sha256 << "\n"
                   << "checkpoint_sha256 " << meta.checkpoint_digest << "\n";
+        if (a.mtp) {
+            std::cout << "mtp acceptance " << r.mtp_accepted << "/" << r.mtp_drafted << "\n";
+        }
     }
 }
 
@@ -186,40 +145,17 @@ void add_golden_command(CLI::App& app) {
         "/logits and intermediate tensors under /tensors/step<k>/<name> in the runtime dtype, "
         "with the config, mode and versions as attributes. Rerunning gives a byte-identical "
         "file for any --threads (layout: docs/golden-and-check.md).");
-    cmd->add_option("--checkpoint", args->checkpoint,
-                    "Checkpoint directory in HF layout (config.json + safetensors), e.g. from "
-                    "`dssim checkpoint synth`")
-        ->required();
-    cmd->add_option("--tokens", args->tokens,
-                    "Prompt token ids, comma-separated (1,2,3); repeat the option for more "
-                    "sequences of any lengths")
-        ->required();
-    cmd->add_option("--max-new-tokens", args->max_new_tokens,
-                    "Tokens to generate per sequence (0: prefill only)")
-        ->capture_default_str();
+    add_runtime_options(
+        *cmd, args->rt,
+        {"the file is byte-identical",
+         "Run the MTP module as in `dssim run --mtp` (speculative decoding): its tensors are "
+         "stored as step<k>/mtp.0.* and its draft logits as /mtp_logits"});
     cmd->add_option("--out", args->out, "Golden HDF5 file to write (atomically)")->required();
     cmd->add_option("--tensors", args->tensors,
                     "Intermediate tensors to store: logits (none), layers (embed, every "
                     "layer's attn_residual and ffn_residual, norm, head, sampling), all (every "
                     "op output)")
         ->capture_default_str();
-    cmd->add_option("--mode", args->mode,
-                    "demo: FP8 weights dequantised to BF16 + BF16 GEMM (the official demo); fp8: "
-                    "1x128 activation quantisation + FP8 block GEMM")
-        ->capture_default_str();
-    cmd->add_option("--scale-fmt", args->scale_fmt,
-                    "Activation scale format in fp8 mode: ue8m0 or f32; default: the checkpoint "
-                    "config's");
-    cmd->add_option("--attention", args->attention,
-                    "MLA form: absorbed (latent KV cache, the demo's default) or naive (full K/V)")
-        ->capture_default_str();
-    cmd->add_option("--max-seq-len", args->max_seq_len,
-                    "The demo's max_seq_len (longest sequence; switches YaRN/mscale on above "
-                    "original_max_position_embeddings)")
-        ->capture_default_str();
-    cmd->add_option("--threads", args->threads,
-                    "Worker threads (default 0: all hardware threads); the file is byte-identical "
-                    "for any value");
     cmd->add_flag("--json", args->json, "Print a JSON summary instead of text");
     cmd->callback([args] { golden_run(*args); });
 }

@@ -19,6 +19,30 @@ foreach(_case t1 t1_again t3)
     FIXTURES_REQUIRED golden_ckpt FIXTURES_SETUP golden_files)
 endforeach()
 
+# MTP speculative decoding: the MTP module's tensors and draft logits are recorded, and the
+# file is byte-identical for any --threads; prompts may come from --tokens-file.
+file(WRITE ${CMAKE_BINARY_DIR}/golden_regression_prompts.txt "1,2,3\n\n4, 5\n")
+foreach(_threads 1 3)
+  dssim_add_cli_test(golden_mtp_t${_threads} ARGS golden --checkpoint ${_ckpt}
+                     --tokens-file ${CMAKE_BINARY_DIR}/golden_regression_prompts.txt
+                     --max-new-tokens 5 --tensors layers --mtp --threads ${_threads}
+                     --out ${_g}/g_mtp_t${_threads}.h5
+                     MATCH "wrote .*logit rows.*mtp acceptance [0-9]+/[0-9]+")
+  set_tests_properties(cli:golden_mtp_t${_threads} PROPERTIES
+    FIXTURES_REQUIRED golden_ckpt FIXTURES_SETUP golden_files)
+endforeach()
+add_test(NAME golden:mtp_byte_identical_threads
+  COMMAND ${CMAKE_COMMAND} -E compare_files ${_g}/g_mtp_t1.h5 ${_g}/g_mtp_t3.h5)
+set_tests_properties(golden:mtp_byte_identical_threads PROPERTIES
+  FIXTURES_REQUIRED golden_files LABELS regression)
+dssim_add_cli_test(golden_mtp_bad_tensors EXIT 2 ARGS golden --checkpoint ${_ckpt} --tokens 1
+                   --mtp --tensors none --out ${_g}/bad_mtp.h5 MATCH "--tensors"
+                   NO_FILE ${_g}/bad_mtp.h5)
+dssim_add_cli_test(golden_no_tokens EXIT 2 ARGS golden --checkpoint ${_ckpt} --out ${_g}/bad3.h5
+                   MATCH "error: --tokens: give at least one sequence" NO_FILE ${_g}/bad3.h5)
+set_tests_properties(cli:golden_mtp_bad_tensors cli:golden_no_tokens PROPERTIES
+  FIXTURES_REQUIRED golden_ckpt)
+
 # Same inputs twice, and --threads 1 vs 3: byte-identical files.
 add_test(NAME golden:byte_identical_rerun
   COMMAND ${CMAKE_COMMAND} -E compare_files ${_g}/g_t1.h5 ${_g}/g_t1_again.h5)
@@ -63,6 +87,12 @@ if(DSSIM_H5PY_PYTHON AND NOT _h5py_missing)
   set_tests_properties(golden:h5py_layout PROPERTIES LABELS golden
     FIXTURES_REQUIRED golden_files FIXTURES_SETUP golden_candidates
     PASS_REGULAR_EXPRESSION "candidates written")
+
+  add_test(NAME golden:h5py_mtp_layout
+    COMMAND ${DSSIM_H5PY_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/golden_mtp_layout.py
+            ${_g}/g_mtp_t1.h5)
+  set_tests_properties(golden:h5py_mtp_layout PROPERTIES LABELS golden
+    FIXTURES_REQUIRED golden_files PASS_REGULAR_EXPRESSION "golden_mtp_layout: ok")
 
   dssim_add_cli_test(check_planted_corruption EXIT 1 ARGS check --golden ${_g}/g_t1.h5
                      --candidate ${_g}/cand/corrupt.h5 --profile bf16-backend

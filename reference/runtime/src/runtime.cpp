@@ -1036,9 +1036,11 @@ GenerateResult Runtime::generate(const std::vector<std::vector<int64_t>>& prompt
         sl.sequence = ex.main.seq;
         sl.position = ex.main.pos;
         sl.logits = std::move(ex.main_logits);
-        sl.mtp_sequence = ex.mtp.seq;
-        sl.mtp_position = ex.mtp.pos;
-        sl.mtp_logits = std::move(ex.mtp_logits);
+        if (g.mtp) {
+            sl.mtp_sequence = ex.mtp.seq;
+            sl.mtp_position = ex.mtp.pos;
+            sl.mtp_logits = std::move(ex.mtp_logits);
+        }
         result.steps.push_back(std::move(sl));
         if (g.max_new_tokens == 0) break;
     }

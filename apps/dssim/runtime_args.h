@@ -1,0 +1,52 @@
+// Runtime options shared by `dssim run` and `dssim golden`: the checkpoint, the prompts
+// (--tokens / --tokens-file), the numerics mode, MLA form, threads, streaming and MTP. Both
+// commands declare them through add_runtime_options() so names, help texts and error messages
+// stay identical, and turn them into reference::RuntimeOptions with the same validation.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "dssim/reference.h"
+
+namespace dssim::cli {
+
+struct RuntimeArgs {
+    std::string checkpoint;
+    std::vector<std::string> tokens;  // one comma-separated prompt per --tokens
+    std::string tokens_file;
+    int64_t max_new_tokens = 16;
+    int threads = 0;  // 0: all hardware threads
+    std::string mode = "demo";
+    std::string scale_fmt;  // empty: the checkpoint config's
+    std::string attention = "absorbed";
+    int64_t max_seq_len = 16384;
+    std::string stream = "auto";
+    bool mtp = false;
+};
+
+// The per-command part of the help texts.
+struct RuntimeArgsHelp {
+    std::string threads_identical;  // what is identical for any --threads
+    std::string mtp;                // what --mtp does in this command
+};
+
+// Declares --checkpoint, --tokens, --tokens-file, --max-new-tokens, --threads, --mode,
+// --scale-fmt, --attention, --max-seq-len, --stream and --mtp on `cmd`, bound to `args`.
+void add_runtime_options(CLI::App& cmd, RuntimeArgs& args, const RuntimeArgsHelp& help);
+
+// Validated runtime options (throws InputError naming the option for a bad value).
+reference::RuntimeOptions runtime_options(const RuntimeArgs& args);
+
+// The prompts: every --tokens, then every non-blank line of --tokens-file. Throws InputError
+// when a token is not an integer or no prompt is given.
+std::vector<std::vector<int64_t>> prompts_of(const RuntimeArgs& args);
+
+// "1,2,3" (blanks allowed around commas) -> ids. `where` names the source in errors.
+std::vector<int64_t> parse_token_list(std::string_view text, const std::string& where);
+
+}  // namespace dssim::cli

@@ -6,8 +6,11 @@ overlap. The tolerance is derived from BF16/E4M3 rounding and the model depth (s
 docs/torch-crosscheck.md, "Tolerance"); it is computed from the checkpoint's config.json, the
 numerics mode and the attention form, never fitted to results.
 
+With --mtp it also compares the MTP module's draft logits (golden /mtp_logits against the
+reference's mtp_logits) with the tolerance of the longer MTP path, top-1 at every position.
+
 Usage: compare.py --golden G.h5 --torch T.npz --checkpoint DIR [--mode demo|fp8]
-                  [--attention absorbed|naive] [--json]
+                  [--attention absorbed|naive] [--mtp] [--json]
 Exit: 0 within tolerance, 1 outside, 2 bad input.
 """
 import argparse
@@ -23,9 +26,10 @@ U_E4M3 = 2.0 ** -4   # unit roundoff of E4M3 (4 significand bits)
 COVERAGE = 4.0       # 4 standard deviations of the summed rounding noise
 
 
-def rounding_stages(cfg, mode, attention):
+def rounding_stages(cfg, mode, attention, mtp=False):
     """(BF16 roundings, E4M3 activation quantisations) on the longest path from the
-    embedding to the logits, counted from the spec (docs/torch-crosscheck.md)."""
+    embedding to the logits, counted from the spec (docs/torch-crosscheck.md). mtp: to the
+    MTP module's logits (main layers, hnorm, eh_proj, the MTP block, its norm and head)."""
     q_lora = bool(cfg.get("q_lora_rank"))
     # RMSNorm (cast + weight: 2), q chain (wq_a, q_norm 2, wq_b: 4; or wq: 1), RoPE 1,
     # scores (absorbed: W_UK 1, two score einsums 1, their add 1; naive: 1), scale 1,
@@ -41,28 +45,34 @@ def rounding_stages(cfg, mode, attention):
     n_dense = cfg.get("first_k_dense_replace", 0)
     freq = cfg.get("moe_layer_freq", 1) or 1
     n16 = n8 = 0
-    for i in range(cfg["num_hidden_layers"]):
+    n_layers = cfg["num_hidden_layers"]
+    for i in range(n_layers + (1 if mtp else 0)):  # the MTP block is layer n_layers
         is_moe = (cfg.get("n_routed_experts") or 0) > 0 and i >= n_dense and \
             (i - n_dense) % freq == 0
         n16 += attn + (moe if is_moe else dense)
         n8 += attn8 + 2                 # + w1/w3 input and w2 input
-    n16 += 2 + 1                        # final norm, head GEMM
+    if mtp:
+        n16 += 2 + 1                    # hnorm (cast + weight), eh_proj GEMM
+        n8 += 1                         # eh_proj input (if eh_proj is FP8; BF16 in V3)
+    n16 += 2 + 1                        # final norm (MTP: shared_head.norm), head GEMM
     fp8_weights = bool(cfg.get("quantization_config"))
     return n16, (n8 if (mode == "fp8" and fp8_weights) else 0)
 
 
-def noise_variance(cfg, mode, attention):
+def noise_variance(cfg, mode, attention, mtp=False):
     """Relative variance of one implementation's deviation from exact arithmetic: each
     rounding is an independent relative error uniform in [-u, u] (variance u^2/3)."""
-    n16, n8 = rounding_stages(cfg, mode, attention)
+    n16, n8 = rounding_stages(cfg, mode, attention, mtp)
     return (n16 * U_BF16 ** 2 + n8 * U_E4M3 ** 2) / 3.0
 
 
-def tolerance(cfg, mode_a, attention_a, mode_b=None, attention_b=None):
-    """Bound on the relative L2 error between two implementations a and b."""
+def tolerance(cfg, mode_a, attention_a, mode_b=None, attention_b=None, mtp=False):
+    """Bound on the relative L2 error between two implementations a and b (mtp: of the MTP
+    module's logits)."""
     mode_b = mode_b or mode_a
     attention_b = attention_b or attention_a
-    var = noise_variance(cfg, mode_a, attention_a) + noise_variance(cfg, mode_b, attention_b)
+    var = noise_variance(cfg, mode_a, attention_a, mtp) + \
+        noise_variance(cfg, mode_b, attention_b, mtp)
     rel = COVERAGE * math.sqrt(var)
     return {"rel_l2": rel,
             "cosine": 1.0 - rel * rel / 2.0,
@@ -152,14 +162,32 @@ def load_golden(path, sequence=0):
             tokens = tokens[sequence]
             tokens = tokens[tokens >= 0]
         if "logits_index" in f:
-            index = np.asarray(f["logits_index"], dtype=np.int64)
-            rows = index[:, 1] == sequence
-            pos = index[rows, 2]
-            if not np.array_equal(pos, np.arange(len(pos))):
-                raise ValueError(f"{path}: /logits_index: positions of sequence {sequence} "
-                                 f"are not 0..n-1 in order")
-            logits = logits[rows]
+            logits = rows_of_sequence(path, "logits", logits, f["logits_index"], sequence)
     return logits, tokens, attrs
+
+
+def rows_of_sequence(path, name, logits, index, sequence):
+    """The rows of one sequence, one per position 0..n-1. With MTP speculative decoding a
+    position can appear twice: a rejected draft row (fed the draft token) and the later row
+    fed the true token; the later one is the model's output for the actual sequence."""
+    index = np.asarray(index, dtype=np.int64)
+    last = {}
+    for row in np.nonzero(index[:, 1] == sequence)[0]:
+        last[int(index[row, 2])] = int(row)
+    if sorted(last) != list(range(len(last))):
+        raise ValueError(f"{path}: /{name}_index: positions of sequence {sequence} are not "
+                         f"0..n-1")
+    return logits[[last[p] for p in range(len(last))]]
+
+
+def load_golden_mtp(path, sequence=0):
+    """The MTP draft logits [n, vocab] of one sequence (row p predicts the token at p + 2)."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        if "mtp_logits" not in f or "mtp_logits_index" not in f:
+            raise ValueError(f"{path}: no /mtp_logits (write it with dssim golden --mtp)")
+        return rows_of_sequence(path, "mtp_logits", np.asarray(f["mtp_logits"], np.float32),
+                                f["mtp_logits_index"], sequence)
 
 
 def main(argv=None):
@@ -170,6 +198,8 @@ def main(argv=None):
     ap.add_argument("--mode", choices=["demo", "fp8"], default="demo")
     ap.add_argument("--attention", choices=["absorbed", "naive"], default="absorbed")
     ap.add_argument("--sequence", type=int, default=0, help="sequence of the golden file")
+    ap.add_argument("--mtp", action="store_true",
+                    help="also compare the MTP draft logits (/mtp_logits vs mtp_logits)")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     args = ap.parse_args(argv)
     try:
@@ -182,6 +212,8 @@ def main(argv=None):
                                  f"expected {getattr(args, key)!r}")
         ref = np.load(args.torch)
         t_logits, t_tokens = ref["logits"], ref["tokens"]
+        if args.mtp:
+            g_mtp, t_mtp = load_golden_mtp(args.golden, args.sequence), ref["mtp_logits"]
     except (OSError, ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -189,24 +221,33 @@ def main(argv=None):
     ok, rep = compare(g_logits, t_logits, tol)
     rep["tokens_equal"] = bool(np.array_equal(g_tokens, t_tokens))
     ok = ok and rep["tokens_equal"]
+    reports = [("", rep, tol)]
+    if args.mtp:
+        mtol = tolerance(cfg, args.mode, args.attention, mtp=True)
+        mok, mrep = compare(g_mtp, t_mtp, mtol)
+        rep["mtp"] = mrep
+        reports.append(("mtp ", mrep, mtol))
+        ok = ok and mok
     if args.json:
         print(json.dumps(rep, indent=1))
     else:
-        print(f"positions {rep.get('positions')}  max|d| {rep.get('max_abs_error', 0):.4g}  "
-              f"rel_l2 {rep.get('max_rel_l2', 0):.4g} (tol {tol['rel_l2']:.4g})  "
-              f"cos {rep.get('min_cosine', 0):.6f} (tol {tol['cosine']:.6f})  "
-              f"top1 {rep.get('top1_agreement', 0):.3f}  "
-              f"top5 {rep.get('mean_top5_overlap', 0):.2f}  tokens_equal {rep['tokens_equal']}")
-        for t in rep.get("top1_near_ties", []):
-            print(f"top1 near-tie at row {t['position']}: candidate {t['candidate_top1']} "
-                  f"(+{t['candidate_margin_bf16_steps']:g} BF16 steps over "
-                  f"{t['reference_top1']}), reference {t['reference_top1']} "
-                  f"(+{t['reference_margin_bf16_steps']:g} steps)")
-        if "error" in rep:
-            print("error:", rep["error"])
-        for name, passed in rep.get("checks", {}).items():
-            if not passed:
-                print(f"FAILED: {name}")
+        for what, r, t in reports:
+            print(f"{what}positions {r.get('positions')}  max|d| {r.get('max_abs_error', 0):.4g}  "
+                  f"rel_l2 {r.get('max_rel_l2', 0):.4g} (tol {t['rel_l2']:.4g})  "
+                  f"cos {r.get('min_cosine', 0):.6f} (tol {t['cosine']:.6f})  "
+                  f"top1 {r.get('top1_agreement', 0):.3f}  "
+                  f"top5 {r.get('mean_top5_overlap', 0):.2f}"
+                  + (f"  tokens_equal {r['tokens_equal']}" if not what else ""))
+            for n in r.get("top1_near_ties", []):
+                print(f"{what}top1 near-tie at row {n['position']}: candidate "
+                      f"{n['candidate_top1']} (+{n['candidate_margin_bf16_steps']:g} BF16 steps "
+                      f"over {n['reference_top1']}), reference {n['reference_top1']} "
+                      f"(+{n['reference_margin_bf16_steps']:g} steps)")
+            if "error" in r:
+                print(f"{what}error:", r["error"])
+            for name, passed in r.get("checks", {}).items():
+                if not passed:
+                    print(f"FAILED: {what}{name}")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -10,9 +10,12 @@ every model gets a valid, deterministic prompt). Both programs then decode --max
 greedy steps, so the compared rows are the prefill positions followed by the decode steps
 that go through the KV cache.
 
+With --mtp both programs also run the MTP module (dssim: speculative decoding, `golden --mtp`)
+and its draft logits are compared too, one row per position (tolerance of the MTP path).
+
 Usage: crosscheck.py --dssim PATH --model deepseek-tiny [--mode demo|fp8]
                      [--attention absorbed|naive] [--tokens 1,2,3] [--max-new-tokens N]
-                     [--workdir DIR]
+                     [--mtp [--plant-ref-mtp-hidden post-norm]] [--workdir DIR]
 """
 import json
 import argparse
@@ -85,7 +88,8 @@ def routing_flips(golden, dump, topk):
     ref = np.load(dump)
     with h5py.File(golden, "r") as f:
         step0 = f["tensors/step0"]
-        for name in sorted(k for k in step0 if k.endswith("moe.gate.indices")):
+        for name in sorted(k for k in step0 if k.endswith("moe.gate.indices")
+                           and k.startswith("layers.")):
             g, t = np.asarray(step0[name]), ref[name]
             sel = ref[name.replace("indices", "sel")]
             for row in range(g.shape[0]):
@@ -96,6 +100,55 @@ def routing_flips(golden, dump, topk):
                 margins = [float((kth - sel[row][e]) / bf16_ulp(kth)) for e in gs - ts]
                 flips.append({"tensor": name, "row": row, "dssim_only": sorted(gs - ts),
                               "torch_only": sorted(ts - gs), "margin_bf16_steps": margins})
+    return flips
+
+
+def selection_margin(ref, name, row, dssim_only, topk, topk_group):
+    """How far below the reference's k-th selection score dssim's extra experts are, in BF16
+    steps of that score. An expert of a group the reference did not keep (score -inf) is
+    measured at the group level: the reference's topk_group-th group score minus the score
+    of the expert's group."""
+    import numpy as np
+    sys.path.insert(0, HERE)
+    from compare import bf16_ulp
+    sel = ref[name.replace("indices", "sel")][row]
+    kth = sorted(sel)[::-1][topk - 1]
+    margins = []
+    for e in dssim_only:
+        if np.isfinite(sel[e]):
+            margins.append(float((kth - sel[e]) / bf16_ulp(kth)))
+            continue
+        gs = ref[name.replace("indices", "group_scores")][row]
+        group = e // (len(sel) // len(gs))
+        gk = sorted(gs)[::-1][topk_group - 1]
+        margins.append(float((gk - gs[group]) / bf16_ulp(gk)))
+    return margins
+
+
+def mtp_routing_flips(golden, dump, topk, topk_group):
+    """MTP rows (one per position) whose MTP-block expert set differs between dssim and the
+    reference, with the margin of each of dssim's extra experts (selection_margin)."""
+    import h5py
+    import numpy as np
+    ref = np.load(dump)
+    name = "mtp.0.moe.gate.indices"
+    if name not in ref:
+        return []  # the MTP block is dense
+    flips = []
+    with h5py.File(golden, "r") as f:
+        cursor = {}
+        for step, seq, pos in np.asarray(f["mtp_logits_index"]).tolist():
+            row = cursor.get(step, 0)
+            cursor[step] = row + 1
+            if seq != 0:
+                continue
+            g = set(np.asarray(f[f"tensors/step{step}/{name}"][row]).tolist())
+            t = set(ref[name][pos].tolist())
+            if g != t:
+                flips.append({"tensor": name, "row": pos, "dssim_only": sorted(g - t),
+                              "torch_only": sorted(t - g),
+                              "margin_bf16_steps": selection_margin(
+                                  ref, name, pos, sorted(g - t), topk, topk_group)})
     return flips
 
 
@@ -110,6 +163,12 @@ def main():
                     help="greedy decode steps compared after the prefill")
     ap.add_argument("--scale-fmt", choices=["ue8m0", "f32"],
                     help="fp8 activation scale format for both programs (default: config's)")
+    ap.add_argument("--mtp", action="store_true",
+                    help="also run and compare the MTP module's draft logits")
+    ap.add_argument("--plant-ref-mtp-variant", choices=["vllm"],
+                    help="negative control: the reference's MTP takes vLLM's inputs (final-norm "
+                    "output, embedding zeroed at position 0); exit 0 only if the comparison "
+                    "then FAILS")
     ap.add_argument("--workdir")
     ap.add_argument("--plant-ref-max-seq-len", type=int,
                     help="negative control: run the reference with this max_seq_len (at or "
@@ -117,7 +176,7 @@ def main():
                     "exit 0 only if the comparison then FAILS (exit 1)")
     args = ap.parse_args()
     rc = run(args)
-    if args.plant_ref_max_seq_len is None:
+    if args.plant_ref_max_seq_len is None and args.plant_ref_mtp_variant is None:
         return rc
     print(f"negative control: comparison exit code {rc}, expected 1")
     return 0 if rc == 1 else 1
@@ -128,7 +187,8 @@ def run(args):
         work = args.workdir or tmp
         ckpt = os.path.join(work, args.model)
         stem = os.path.join(work, f"{args.model}-{args.mode}-{args.attention}"
-                            + (f"-{args.scale_fmt}" if args.scale_fmt else ""))
+                            + (f"-{args.scale_fmt}" if args.scale_fmt else "")
+                            + ("-mtp" if args.mtp else ""))
         golden, ref, dump = stem + ".h5", stem + ".npz", stem + ".dump.npz"
         step([args.dssim, "checkpoint", "synth", "--model", args.model, "--seed", "1",
               "--out", ckpt])
@@ -138,7 +198,8 @@ def run(args):
         step([args.dssim, "golden", "--checkpoint", ckpt, "--tokens", tokens, "--mode",
               args.mode, "--attention", args.attention, "--max-new-tokens", n_new,
               "--tensors", "all", "--out", golden]
-             + (["--scale-fmt", args.scale_fmt] if args.scale_fmt else []))
+             + (["--scale-fmt", args.scale_fmt] if args.scale_fmt else [])
+             + (["--mtp"] if args.mtp else []))
         # The reference feeds dssim's generated tokens at the decode steps, so one near-tie
         # argmax cannot make the later rows compare different inputs; its own argmax is
         # still checked against dssim's at every row (top-1 in compare.py).
@@ -149,11 +210,16 @@ def run(args):
             ref_cmd += ["--scale-fmt", args.scale_fmt]
         if args.plant_ref_max_seq_len is not None:
             ref_cmd += ["--max-seq-len", str(args.plant_ref_max_seq_len)]
+        if args.mtp:
+            ref_cmd += ["--mtp"]
+        if args.plant_ref_mtp_variant:
+            ref_cmd += ["--mtp-variant", args.plant_ref_mtp_variant]
         if follow:
             ref_cmd += ["--follow", ",".join(map(str, follow))]
         ref_step(ref_cmd + ["--dump", dump, "--out", ref])
         with open(os.path.join(ckpt, "config.json")) as f:
-            topk = json.load(f).get("num_experts_per_tok") or 0
+            cfg = json.load(f)
+        topk = cfg.get("num_experts_per_tok") or 0
         flips = routing_flips(golden, dump, topk) if topk else []
         for fl in flips:
             print(f"routing flip: {fl['tensor']} row {fl['row']}: dssim {fl['dssim_only']} "
@@ -161,6 +227,28 @@ def run(args):
                   f"{fl['margin_bf16_steps']} BF16 steps below torch's k-th score")
         print(f"unpinned routing flips (prefill): {len(flips)}")
         cmp_cmd = ["--golden", golden, "--checkpoint", ckpt, "--mode", args.mode, "--attention", args.attention]
+        if args.mtp:
+            cmp_cmd += ["--mtp"]
+        if flips and args.mtp:
+            # Pinning replays dssim's per-step gate indices; with speculative decoding dssim's
+            # decode steps have draft rows the reference does not run.
+            print("FAIL: routing flips with --mtp (pinning needs a run without --mtp)")
+            return 1
+        mflips = mtp_routing_flips(golden, dump, topk, cfg.get("topk_group") or 1) \
+            if args.mtp and topk else []
+        for fl in mflips:
+            print(f"MTP routing flip: row {fl['row']}: dssim {fl['dssim_only']} vs torch "
+                  f"{fl['torch_only']}; dssim's experts are {fl['margin_bf16_steps']} BF16 "
+                  f"steps below torch's cut")
+        if args.mtp:
+            print(f"unpinned MTP routing flips: {len(mflips)}")
+        if mflips:
+            if any(m > 1.0 for fl in mflips for m in fl["margin_bf16_steps"]):
+                print("FAIL: an MTP routing difference larger than one BF16 step is not a "
+                      "near-tie")
+                return 1
+            print("all MTP flips are near-ties: comparing with the MTP routing pinned to dssim's")
+            ref_step(ref_cmd + ["--mtp-route-from", golden, "--out", ref])
         if flips:
             if any(m > 1.0 for fl in flips for m in fl["margin_bf16_steps"]):
                 print("FAIL: a routing difference larger than one BF16 step is not a near-tie")

@@ -14,7 +14,8 @@ this is the "exactly accumulated" version of the spec; it does not depend on BLA
 on the shape of a call, which makes decode-with-cache bit-identical to prefill here.
 
 Usage: deepseek_ref.py --checkpoint DIR --tokens 1,2,3 [--max-new-tokens N] [--mode demo|fp8]
-       [--attention absorbed|naive] [--mtp] [--max-seq-len 16384] --out logits.npz
+       [--attention absorbed|naive] [--mtp [--mtp-variant report|vllm]]
+       [--max-seq-len 16384] --out logits.npz
 """
 import argparse
 import json
@@ -329,7 +330,8 @@ def apply_rope(x, cos, sin):
 
 
 class Model:
-    def __init__(self, ckpt_dir, mode="demo", attention="absorbed", max_seq_len=16384):
+    def __init__(self, ckpt_dir, mode="demo", attention="absorbed", max_seq_len=16384,
+                 mtp_variant="report"):
         if mode not in ("demo", "fp8") or attention not in ("absorbed", "naive"):
             raise InputError(f"bad mode {mode} / attention {attention}")
         self.cfg = cfg = Config(os.path.join(ckpt_dir, "config.json"), max_seq_len)
@@ -347,6 +349,15 @@ class Model:
             scale *= m * m
         self.softmax_scale = f32(scale)
         self.mtp = None
+        # MTP input semantics (docs/torch-crosscheck.md, "MTP"). "report": the tech report's
+        # eq. 21-23: the module reads h^0, the main model's last block output that the shared
+        # OutHead (final norm + head) maps to logits, and Emb(t[i+1]) at every position.
+        # "vllm": vLLM's serving code: the final norm's output, embedding zeroed at position 0.
+        if mtp_variant not in ("report", "vllm"):
+            raise InputError(f"bad mtp_variant {mtp_variant}")
+        self.mtp_variant = mtp_variant
+        # Routing replay of the MTP block alone (list of [T, k] indices, see route_replay).
+        self.mtp_route_replay = None
         # Routing record/replay (tests): each MoE call appends its expert indices [T, k] to
         # route_log if it is a list, and takes them from route_replay (in call order) if set.
         self.route_log = None
@@ -447,6 +458,7 @@ class Model:
             else:  # sum of each group's top-2 (FP32)
                 top2 = torch.gather(g, -1, topk_lowest_index(g, 2))
                 gs = (top2[..., 0].to(F64) + top2[..., 1].to(F64)).to(F32)
+            self._d("moe.gate.group_scores", gs)
             keep = topk_lowest_index(gs, cfg.topk_group)
             mask = torch.ones(T, cfg.n_group, dtype=torch.bool).scatter_(1, keep, False)
             sel = sel.view(T, cfg.n_group, -1).masked_fill(mask.unsqueeze(-1), float("-inf"))
@@ -547,7 +559,8 @@ class Model:
         return x
 
     def forward(self, tokens, start, caches):
-        """tokens [S] at positions start..start+S-1 -> (logits FP32 [S, V], final hidden)."""
+        """tokens [S] at positions start..start+S-1 -> (logits FP32 [S, V], hidden BF16
+        [S, D]): the last block's output, before the final norm (what the MTP module reads)."""
         tokens = torch.as_tensor(tokens, dtype=torch.long)
         if (tokens < 0).any() or (tokens >= self.cfg.vocab).any():
             raise InputError(f"token id outside [0, {self.cfg.vocab})")
@@ -566,18 +579,31 @@ class Model:
         logits = mm(h, self.head.T)
         if prefill:
             self.dump["norm"], self.dump["head"] = h.clone(), logits.clone()
-        return logits.to(F32), h
+        return logits.to(F32), x
 
     def mtp_forward(self, tokens, h_main):
-        """MTP module (vLLM order) over positions 0..T-2: input emb(t[i+1]) and the main
-        model's final-norm hidden h[i]; returns FP32 logits [T-1, V] predicting t[i+2]."""
+        """The MTP module (spec section 3, D = 1) over positions 0..len(tokens)-2. Row i
+        reads the shared embedding of t[i+1] and the main model's hidden state h[i] (the last
+        block's output; see mtp_variant) and predicts t[i+2]:
+            x_i = eh_proj([enorm(emb(t[i+1])) ; hnorm(h_i)])   (serving order: embedding first)
+            y_i = TRM(x_i)                                     (one block, its own KV cache)
+            logits_i = shared_head.head(shared_head.norm(y_i))
+        Returns FP32 logits [len(tokens)-1, V]."""
         m = self.mtp
         nxt = torch.as_tensor(tokens[1:], dtype=torch.long)
         e = m["embed"][nxt].clone()
-        e[0] = 0  # vLLM: inputs_embeds[positions == 0] = 0
-        hn = rms_norm(h_main[:len(nxt)], m["hnorm"], self.cfg.eps)
+        h = h_main[:len(nxt)]
+        if self.mtp_variant == "vllm":
+            e[0] = 0  # inputs_embeds[positions == 0] = 0
+            h = rms_norm(h, self.norm, self.cfg.eps)
+        hn = rms_norm(h, m["hnorm"], self.cfg.eps)
         x = self.linear(torch.cat([rms_norm(e, m["enorm"], self.cfg.eps), hn], -1), m["eh_proj"])
+        saved = self.route_replay
+        if self.mtp_route_replay is not None:
+            self.route_replay = list(self.mtp_route_replay)
+        where, self._where = self._where, ("mtp.0." if self.dump is not None else None)
         x = self.block(x, m["layer"], torch.arange(len(nxt)), {})
+        self._where, self.route_replay = where, saved
         return mm(rms_norm(x, m["norm"], self.cfg.eps), m["head"].T).to(F32)
 
     def generate(self, prompt, max_new_tokens=0, mtp=False, follow=None):
@@ -602,10 +628,15 @@ class Model:
                "tokens": np.array(tokens, dtype=np.int64),
                "generated": np.array(gen, dtype=np.int64)}
         if mtp:
+            # One MTP row per position that went through the main model (as dssim's MTP
+            # rows): its next token is the fed one, or for the last position the greedy choice.
             if self.mtp is None:
                 self.load_mtp()
             h_all = torch.cat(hidden)
-            out["mtp_logits"] = self.mtp_forward(tokens[:h_all.shape[0]], h_all).numpy()
+            seq = list(tokens)
+            if len(seq) < h_all.shape[0] + 1:
+                seq.append(int(torch.argmax(all_logits[-1][-1])))
+            out["mtp_logits"] = self.mtp_forward(seq[:h_all.shape[0] + 1], h_all).numpy()
         return out
 
 
@@ -629,6 +660,30 @@ def golden_routing(path, model):
     return routes
 
 
+def golden_mtp_routing(path, sequence=0):
+    """dssim's MTP-block expert indices of one sequence, one row per position (ascending), read
+    from a golden file written with --mtp --tensors all: the rows of step k's
+    mtp.0.moe.gate.indices follow /mtp_logits_index."""
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            if "mtp_logits_index" not in f:
+                raise InputError(f"{path}: no /mtp_logits_index (write it with --mtp)")
+            index = np.asarray(f["mtp_logits_index"])
+            by_pos, cursor = {}, {}
+            for step, seq, pos in index.tolist():
+                name = f"tensors/step{step}/mtp.0.moe.gate.indices"
+                if name not in f:
+                    raise InputError(f"{path}: no /{name} (write it with --tensors all)")
+                row = cursor.get(step, 0)
+                cursor[step] = row + 1
+                if seq == sequence:
+                    by_pos[pos] = np.asarray(f[name][row])
+    except OSError as e:
+        raise InputError(f"{path}: {e}")
+    return [torch.as_tensor(np.stack([by_pos[p] for p in sorted(by_pos)]), dtype=torch.long)]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", required=True, help="checkpoint directory (HF layout)")
@@ -639,7 +694,13 @@ def main(argv=None):
     ap.add_argument("--attention", choices=["absorbed", "naive"], default="absorbed")
     ap.add_argument("--max-seq-len", type=int, default=16384,
                     help="the demo's max_seq_len (YaRN/mscale only if > original length)")
-    ap.add_argument("--mtp", action="store_true", help="also write MTP logits (mtp_logits)")
+    ap.add_argument("--mtp", action="store_true", help="also write MTP logits (mtp_logits), "
+                    "one row per position that went through the main model")
+    ap.add_argument("--mtp-variant", choices=["report", "vllm"], default="report",
+                    help="MTP inputs: report (tech report eq. 21: last block output, every "
+                    "embedding) or vllm (final-norm output, embedding zeroed at position 0)")
+    ap.add_argument("--mtp-route-from", help="golden HDF5 written with --mtp --tensors all "
+                    "whose mtp.0.moe.gate.indices pin the MTP block's routing")
     ap.add_argument("--scale-fmt", choices=["ue8m0", "f32"],
                     help="activation scale format in fp8 mode (default: the config's)")
     ap.add_argument("--follow", help="comma-separated tokens to feed at the decode steps "
@@ -655,7 +716,8 @@ def main(argv=None):
             prompt = [int(t) for t in args.tokens.split(",")]
         except ValueError:
             raise InputError(f"--tokens: not a comma-separated list of integers: {args.tokens}")
-        model = Model(args.checkpoint, args.mode, args.attention, args.max_seq_len)
+        model = Model(args.checkpoint, args.mode, args.attention, args.max_seq_len,
+                      args.mtp_variant)
         if args.scale_fmt:
             model.cfg.scale_fmt = None if args.scale_fmt == "f32" else args.scale_fmt
         follow = None
@@ -668,6 +730,8 @@ def main(argv=None):
                 raise InputError(f"--follow: {len(follow)} tokens < --max-new-tokens")
         if args.route_from:
             model.route_replay = golden_routing(args.route_from, model)
+        if args.mtp_route_from:
+            model.mtp_route_replay = golden_mtp_routing(args.mtp_route_from)
         if args.dump:
             model.dump = {}
         out = model.generate(prompt, args.max_new_tokens, args.mtp, follow)

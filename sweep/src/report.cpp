@@ -468,36 +468,74 @@ std::string summary_md(const Study& st, const std::vector<PointResult>& rs) {
     const auto base = baseline_throughput(st, rs);
     std::string answer;
     if (st.answer == "min_devices") {
-        // Fewest devices per (labels without deployment.devices) that fit and meet the SLO.
+        // Per case (the labels of every axis but deployment.devices): the fewest devices that fit
+        // and meet the SLO, and why the next smaller count in the sweep does not.
         int dk = -1;
         for (size_t k = 0; k < st.axes.size(); ++k)
             if (st.axes[k].param == "deployment.devices") dk = static_cast<int>(k);
-        std::map<std::string, const PointResult*> best;
-        std::vector<std::string> order;
+        std::map<std::vector<std::string>, std::vector<const PointResult*>> cases;
+        std::vector<std::vector<std::string>> order;
         for (const auto& r : rs) {
-            std::string key;
+            std::vector<std::string> key;
             for (size_t k = 0; k < r.labels.size(); ++k)
-                if (static_cast<int>(k) != dk)
-                    key += (key.empty() ? "" : ", ") + st.axes[k].param + "=" + r.labels[k];
-            if (!best.count(key)) {
-                order.push_back(key);
-                best[key] = nullptr;
+                if (static_cast<int>(k) != dk) key.push_back(r.labels[k]);
+            if (!cases.count(key)) order.push_back(key);
+            cases[key].push_back(&r);
+        }
+        auto short_name = [](const std::string& p) {
+            const auto dot = p.rfind('.');
+            return dot == std::string::npos ? p : p.substr(dot + 1);
+        };
+        s += "## Answer\n\n|";
+        for (size_t k = 0; k < st.axes.size(); ++k)
+            if (static_cast<int>(k) != dk) s += " " + short_name(st.axes[k].param) + " |";
+        s += " fewest devices | batch/device | tokens/s/device | TPOT ms | memory GB/device | HBM "
+             "GB | with fewer devices |\n|";
+        for (size_t k = 0; k < st.axes.size(); ++k)
+            if (static_cast<int>(k) != dk) s += "---|";
+        s += "---|---|---|---|---|---|---|\n";
+        for (const auto& key : order) {
+            const auto& pts = cases[key];
+            const PointResult* best = nullptr;
+            int64_t lo = pts.front()->devices, hi = lo;
+            for (const PointResult* r : pts) {
+                lo = std::min(lo, r->devices);
+                hi = std::max(hi, r->devices);
+                if (r->error.empty() && r->meets_slo && (!best || r->devices < best->devices))
+                    best = r;
             }
-            if (r.error.empty() && r.meets_slo && (!best[key] || r.devices < best[key]->devices))
-                best[key] = &r;
+            s += "|";
+            for (const auto& l : key)
+                s += " " + l + " |";
+            if (!best) {
+                s += " none up to " + std::to_string(hi) + " | | | | | | |\n";
+                continue;
+            }
+            // The largest count below the answer that was tried, and what it lacks.
+            const PointResult* below = nullptr;
+            for (const PointResult* r : pts)
+                if (r->devices < best->devices && (!below || r->devices > below->devices))
+                    below = r;
+            std::string why = "not tried";
+            if (below) {
+                why = std::to_string(below->devices) + ": ";
+                if (!below->error.empty())
+                    why += below->error;
+                else if (!below->fits)
+                    why += "does not fit (" + fixed(below->memory_gb, 1) + " GB)";
+                else if (below->tpot_ms > 0)
+                    why += "misses the SLO (TPOT " + fixed(below->tpot_ms, 1) + " ms)";
+                else
+                    why += "misses the SLO (TTFT " + fixed(below->ttft_ms, 1) + " ms)";
+            }
+            s += " " + std::to_string(best->devices) + (best->devices == lo ? " or fewer" : "") +
+                 " | " + std::to_string(best->batch) + " | " +
+                 fixed(best->tokens_per_s_per_device, 1) + " | " +
+                 (best->tpot_ms > 0 ? fixed(best->tpot_ms, 2) : "-") + " | " +
+                 fixed(best->memory_gb, 1) + " | " + fixed(best->capacity_gb, 0) + " | " + why +
+                 " |\n";
         }
-        s += "## Answer\n\n| case | fewest devices | batch/device | tokens/s/device | TPOT ms | "
-             "memory GB/device |\n|---|---|---|---|---|---|\n";
-        for (const auto& k : order) {
-            const PointResult* r = best[k];
-            if (!r)
-                s += "| " + k + " | none in the sweep | | | | |\n";
-            else
-                s += "| " + k + " | " + std::to_string(r->devices) + " | " +
-                     std::to_string(r->batch) + " | " + fixed(r->tokens_per_s_per_device, 1) +
-                     " | " + (r->tpot_ms > 0 ? fixed(r->tpot_ms, 2) : "-") + " | " +
-                     fixed(r->memory_gb, 1) + " |\n";
-        }
+        s += "\n";
     } else {
         size_t bi = rs.size();
         for (size_t i = 0; i < rs.size(); ++i)

@@ -557,6 +557,18 @@ TEST_CASE("writers: min_devices answer per case") {
         rs.push_back(r);
     }
     const std::string md = summary_md(st, rs);
-    CHECK(md.find("| device=h800 | 16 | 4 | 50.0 | 30.00 | 70.0 |") != std::string::npos);
-    CHECK(md.find("| device=h20 | none in the sweep") != std::string::npos);
+    CHECK(md.find("| device | fewest devices | batch/device | tokens/s/device | TPOT ms | memory "
+                  "GB/device | HBM GB | with fewer devices |") != std::string::npos);
+    CHECK(md.find("| h800 | 16 | 4 | 50.0 | 30.00 | 70.0 | 80 | 8: does not fit (70.0 GB) |") !=
+          std::string::npos);
+    CHECK(md.find("| h20 | none up to 32 |") != std::string::npos);
+    // The smallest count tried already works: the answer is an upper bound.
+    rs[0].fits = rs[0].meets_slo = true;
+    CHECK(summary_md(st, rs).find(
+              "| h800 | 8 or fewer | 4 | 50.0 | 30.00 | 70.0 | 80 | not tried |") !=
+          std::string::npos);
+    // Fits but too slow: the reason names the TPOT.
+    rs[0].meets_slo = false;
+    rs[0].tpot_ms = 61.25;
+    CHECK(summary_md(st, rs).find("| 8: misses the SLO (TPOT 61.2 ms) |") != std::string::npos);
 }

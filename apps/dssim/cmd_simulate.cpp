@@ -29,7 +29,7 @@ struct SimulateOptions {
     int64_t context = -1;
     bool mtp = false;
     double mtp_acceptance = 0.85;
-    int micro_batches = 2;
+    int micro_batches = 0;  // auto
     std::string mode = "symmetric";
     std::string fp8 = "auto";
     std::string attention;
@@ -44,15 +44,23 @@ void print_text(const sim::SimResult& r) {
                 std::string(models::phase_name(r.workload.phase)).c_str(),
                 std::string(sim::mode_name(r.mode)).c_str());
     std::printf(
-        "deployment: %lld devices, tp %lld, ep %lld, dp %lld, %d micro-batch(es); batch %lld per "
-        "device",
+        "deployment: %lld devices, tp %lld, ep %lld, dp %lld, %d micro-batch(es)%s; batch %lld "
+        "per device",
         static_cast<long long>(r.deployment.devices), static_cast<long long>(r.deployment.tp),
         static_cast<long long>(r.deployment.ep), static_cast<long long>(r.deployment.dp),
-        r.deployment.micro_batches, static_cast<long long>(r.workload.batch));
+        r.deployment.micro_batches, r.micro_batches_requested == 0 ? " (auto)" : "",
+        static_cast<long long>(r.workload.batch));
     if (prefill) std::printf(", input %lld", static_cast<long long>(r.workload.input_len));
     std::printf(", context %lld%s\n\n", static_cast<long long>(r.workload.context),
                 r.workload.mtp ? ", MTP" : "");
     std::printf("  step time              %12.4f ms\n", r.step_time_ms);
+    if (r.micro_batches_other_step_ms) {
+        const std::string label =
+            "with " + std::to_string(3 - r.deployment.micro_batches) +
+            (r.deployment.micro_batches == 1 ? " micro-batches" : " micro-batch");
+        std::printf("  %-23s%12.4f ms (not chosen)\n", label.c_str(),
+                    *r.micro_batches_other_step_ms);
+    }
     if (r.ttft_ms) std::printf("  TTFT                   %12.4f ms\n", *r.ttft_ms);
     if (r.tpot_ms) std::printf("  TPOT                   %12.4f ms\n", *r.tpot_ms);
     std::printf("  %s tokens/s       %12.1f (all devices)\n", prefill ? "input " : "output",
@@ -183,7 +191,8 @@ void add_simulate_command(CLI::App& app) {
     cmd->add_option("--mtp-acceptance", opt->mtp_acceptance,
                     "Accepted fraction of MTP drafts (default 0.85, V3 report: 85-90%)");
     cmd->add_option("--micro-batches", opt->micro_batches,
-                    "1, or 2 overlapped halves of the batch (default 2, as DeepSeek serves)");
+                    "0 = auto (default): run 1 and 2 and keep the shorter step (ties: 1); 1; or 2 "
+                    "overlapped halves of the batch, as DeepSeek serves");
     cmd->add_option("--mode", opt->mode,
                     "symmetric (one representative device, balanced load; default) or full "
                     "(every device)");

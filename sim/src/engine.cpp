@@ -268,25 +268,25 @@ class Run {
             index_[static_cast<size_t>(d)] = static_cast<int64_t>(devs_.size());
             auto rt = std::make_unique<DeviceRt>();
             rt->id = d;
-            rt->deps.resize(plan.ops.size());
-            for (size_t i = 0; i < plan.ops.size(); ++i) {
-                const PlanOp& po = plan.ops[i];
+            rt->deps.resize(plan.ops().size());
+            for (size_t i = 0; i < plan.ops().size(); ++i) {
+                const PlanOp& po = plan.ops()[i];
                 rt->deps[i] = po.deps;
                 ++rt->left[static_cast<int>(po.stream)];
                 if (po.deps == 0) rt->ready[static_cast<int>(po.stream)].emplace(po.priority, i);
             }
             if (plan.mode == Mode::Full) {
-                rt->in_count.assign(plan.comm.size(), 0);
-                rt->in_expected.assign(plan.comm.size(), 0);
-                rt->in_last.assign(plan.comm.size(), 0);
+                rt->in_count.assign(plan.comm().size(), 0);
+                rt->in_expected.assign(plan.comm().size(), 0);
+                rt->in_last.assign(plan.comm().size(), 0);
             }
             devs_.push_back(std::move(rt));
         }
         if (plan.mode == Mode::Full) {
             std::vector<Transfer> t;
             for (int64_t d = 0; d < plan.devices; ++d) {
-                for (size_t c = 0; c < plan.comm.size(); ++c) {
-                    plan.sends(d, plan.comm[c], t);
+                for (size_t c = 0; c < plan.comm().size(); ++c) {
+                    plan.sends(d, plan.comm()[c], t);
                     for (const Transfer& x : t)
                         ++devs_[static_cast<size_t>(index_[static_cast<size_t>(x.dst)])]
                               ->in_expected[c];
@@ -335,7 +335,7 @@ class Run {
     int64_t representative() const {
         int64_t best = 0;
         double most = -1;
-        for (const PlanOp& po : plan_.ops) {
+        for (const PlanOp& po : plan_.ops()) {
             if (po.op->kind != models::OpKind::GroupedGemm ||
                 po.op->experts.tokens_per_device.empty())
                 continue;
@@ -363,14 +363,14 @@ class Run {
     int64_t now() const { return static_cast<int64_t>(sc_core::sc_time_stamp().value()) - t0_; }
 
     void complete(DeviceRt& d, int32_t op, int64_t start) {
-        const PlanOp& po = plan_.ops[static_cast<size_t>(op)];
+        const PlanOp& po = plan_.ops()[static_cast<size_t>(op)];
         const int s = static_cast<int>(po.stream);
         d.stats.slices[s].push_back(Slice{op, start, now()});
         d.stats.finish_ps = std::max(d.stats.finish_ps, now());
         --d.left[s];
         for (int32_t n : po.succ) {
             if (--d.deps[static_cast<size_t>(n)] == 0) {
-                const PlanOp& np = plan_.ops[static_cast<size_t>(n)];
+                const PlanOp& np = plan_.ops()[static_cast<size_t>(n)];
                 const int ns = static_cast<int>(np.stream);
                 d.ready[ns].emplace(np.priority, n);
                 d.ready_ev[ns].notify();
@@ -402,7 +402,7 @@ class Run {
     void compute_loop(DeviceRt& d) {
         while (d.left[0] > 0) {
             const int32_t op = next(d, 0);
-            const PlanOp& po = plan_.ops[static_cast<size_t>(op)];
+            const PlanOp& po = plan_.ops()[static_cast<size_t>(op)];
             const OpTiming& t = plan_.timing(po, d.id);
             const int64_t start = now();
             int64_t pre = to_ps(t.overhead_s);
@@ -434,10 +434,11 @@ class Run {
         const Topology& topo = *plan_.topology;
         while (d.left[1] > 0) {
             const int32_t op = next(d, 1);
-            const PlanOp& po = plan_.ops[static_cast<size_t>(op)];
-            const CommInfo& c = plan_.comm[static_cast<size_t>(po.comm)];
+            const PlanOp& po = plan_.ops()[static_cast<size_t>(op)];
+            const CommInfo& c = plan_.comm()[static_cast<size_t>(po.comm)];
             const int64_t start = now();
-            if (c.overhead_s > 0) sc_core::wait(ps_time(to_ps(c.overhead_s)));
+            if (plan_.collective_overhead_s > 0)
+                sc_core::wait(ps_time(to_ps(plan_.collective_overhead_s)));
             int64_t done = now();
             // Sends: book the route's ports (full mode: all of them; symmetric mode: this
             // device's own ports, the peers' side being the mirror image).

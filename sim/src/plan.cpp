@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <type_traits>
+#include <unordered_map>
 
 #include "dssim/base/error.h"
 
@@ -68,86 +71,159 @@ OpTiming from_cost(const devices::OpCost& c, Unit unit) {
     return t;
 }
 
-class PlanBuilder {
+// Input checks shared by every micro-batch count; returns dp.
+int64_t check_inputs(const Hardware& hw,
+                     const Deployment& dep,
+                     const Workload& wl,
+                     const SimOptions& opt) {
+    if (wl.phase == models::Phase::Train) {
+        throw_input_error("", "--phase", "the simulator runs prefill and decode steps");
+    }
+    if (dep.micro_batches != 1 && dep.micro_batches != 2) {
+        throw_input_error(
+            "", "--micro-batches",
+            "must be 0 (auto), 1 or 2 (got " + std::to_string(dep.micro_batches) + ")");
+    }
+    if (dep.devices < 1) throw_input_error("", "--devices", "must be >= 1");
+    if (dep.tp < 1) throw_input_error("", "--tp", "must be >= 1");
+    if (dep.ep < 1) throw_input_error("", "--ep", "must be >= 1");
+    if (wl.batch < 1) throw_input_error("", "--batch", "must be >= 1");
+    if (wl.phase == models::Phase::Prefill && wl.input_len < 1) {
+        throw_input_error("", "--input-len", "must be >= 1");
+    }
+    if (!(wl.mtp_acceptance >= 0 && wl.mtp_acceptance <= 1)) {
+        throw_input_error("", "--mtp-acceptance", "must be in [0, 1]");
+    }
+    int64_t dp = 0;
+    if (dep.dp > 0) {
+        dp = dep.dp;
+    } else {
+        if (dep.devices % dep.tp != 0) {
+            throw_input_error("", "--tp",
+                              std::to_string(dep.tp) + " does not divide " +
+                                  std::to_string(dep.devices) + " devices");
+        }
+        dp = dep.devices / dep.tp;
+    }
+    const int64_t capacity = hw.system.total_devices();
+    if (!hw.replicate_nodes && capacity > 0 && dep.devices > capacity) {
+        throw_input_error("", "--devices",
+                          std::to_string(dep.devices) + " exceeds the " + std::to_string(capacity) +
+                              " devices of system " + hw.system.name);
+    }
+    if (!opt.expert_loads.empty() && opt.mode == Mode::Symmetric) {
+        throw_input_error("", "--mode",
+                          "per-layer expert loads need full mode (symmetric mode assumes "
+                          "balanced routing)");
+    }
+    return dp;
+}
+
+// Byte-exact keys for the cache and for request deduplication.
+class Key {
   public:
-    PlanBuilder(const models::ModelConfig& model,
-                const Hardware& hw,
-                const Deployment& dep,
-                const Workload& wl,
-                const SimOptions& opt,
-                Plan& plan)
-        : c_(model), hw_(hw), dep_(dep), wl_(wl), opt_(opt), p_(plan) {}
+    template <typename T>
+    Key& add(const T& v) {
+        static_assert(std::is_trivially_copyable_v<T>);
+        s_.append(reinterpret_cast<const char*>(&v), sizeof v);
+        return *this;
+    }
+    Key& add(const std::string& v) {
+        add(v.size());
+        s_.append(v);
+        return *this;
+    }
+    template <typename T>
+    Key& add(const std::vector<T>& v) {
+        add(v.size());
+        for (const T& x : v)
+            add(x);
+        return *this;
+    }
+    [[nodiscard]] std::string take() { return std::move(s_); }
+
+  private:
+    std::string s_;
+};
+
+std::string request_key(const CostRequest& q) {
+    Key k;
+    k.add(q.call).add(q.unit);
+    switch (q.call) {
+        case CostRequest::Call::Gemm:
+            k.add(q.gemm.m).add(q.gemm.n).add(q.gemm.k).add(q.gemm.dtype).add(q.gemm.out_dtype);
+            break;
+        case CostRequest::Call::GroupedGemm:
+            k.add(q.grouped.m_per_group)
+                .add(q.grouped.n)
+                .add(q.grouped.k)
+                .add(q.grouped.dtype)
+                .add(q.grouped.out_dtype);
+            break;
+        case CostRequest::Call::Attention: {
+            const auto& a = q.attention;
+            k.add(a.phase).add(a.batch).add(a.q_len).add(a.kv_len).add(a.heads);
+            k.add(a.qk_head_dim).add(a.v_head_dim).add(a.kv_bytes_per_token).add(a.dtype);
+            k.add(a.causal);
+            break;
+        }
+        case CostRequest::Call::Memory:
+            k.add(q.memory.kind)
+                .add(q.memory.bytes_read)
+                .add(q.memory.bytes_written)
+                .add(q.memory.flops);
+            break;
+    }
+    return k.take();
+}
+
+std::string step_key(const models::StepSpec& s) {
+    Key k;
+    k.add(s.phase).add(s.batch).add(s.seq).add(s.context).add(s.mtp).add(s.attention);
+    k.add(s.gemm).add(s.logits_all_positions);
+    k.add(s.plan.tp).add(s.plan.ep).add(s.plan.dp).add(s.plan.devices);
+    k.add(s.plan.redundant_experts);
+    return k.take();
+}
+
+std::string shape_key(const Deployment& dep, int64_t dp, const Workload& wl, Mode mode) {
+    Key k;
+    k.add(dep.devices).add(dep.tp).add(dep.ep).add(dp).add(dep.redundant_experts);
+    k.add(dep.micro_batches).add(wl.phase).add(wl.batch).add(wl.input_len).add(wl.context);
+    k.add(wl.mtp).add(wl.attention).add(wl.gemm).add(mode);
+    return k.take();
+}
+
+using GraphSource =
+    std::function<std::shared_ptr<const models::OpGraph>(const models::StepSpec&, double)>;
+
+// Builds the machine-independent shape (see plan.h).
+class ShapeBuilder {
+  public:
+    ShapeBuilder(const models::ModelConfig& model,
+                 const Deployment& dep,
+                 int64_t dp,
+                 const Workload& wl,
+                 const SimOptions& opt,
+                 GraphSource graphs,
+                 PlanShape& shape)
+        : c_(model), dep_(dep), wl_(wl), graphs_(std::move(graphs)), p_(shape) {
+        p_.mode = opt.mode;
+        p_.devices = dep.devices;
+        p_.tp = dep.tp;
+        p_.ep = dep.ep;
+        p_.dp = dp;
+    }
 
     void build() {
-        check_inputs();
-        p_.cost =
-            std::make_unique<devices::CostModel>(hw_.device, hw_.system, hw_.calibration, hw_.fp8);
-        p_.hbm_bandwidth =
-            hw_.device.memory.bandwidth.require("memory.bandwidth", "the simulator") * 1e9;
-        if (hw_.device.memory.latency.known()) {
-            p_.hbm_latency_s = *hw_.device.memory.latency.value * 1e-9;
-        } else {
-            note("memory.latency unknown: HBM latency omitted");
-        }
         build_micro_batches();
         build_ops();
         account_memory();
-        p_.topology =
-            std::make_unique<Topology>(hw_.device, hw_.system, hw_.calibration, p_.devices);
-        for (const auto& a : p_.topology->assumptions())
-            note(a);
     }
 
   private:
     void note(const std::string& s) {
-        if (std::find(p_.assumptions.begin(), p_.assumptions.end(), s) == p_.assumptions.end())
-            p_.assumptions.push_back(s);
-    }
-
-    void check_inputs() {
-        if (wl_.phase == models::Phase::Train) {
-            throw_input_error("", "--phase", "the simulator runs prefill and decode steps");
-        }
-        if (dep_.micro_batches != 1 && dep_.micro_batches != 2) {
-            throw_input_error("", "--micro-batches",
-                              "must be 1 or 2 (got " + std::to_string(dep_.micro_batches) + ")");
-        }
-        if (dep_.devices < 1) throw_input_error("", "--devices", "must be >= 1");
-        if (dep_.tp < 1) throw_input_error("", "--tp", "must be >= 1");
-        if (dep_.ep < 1) throw_input_error("", "--ep", "must be >= 1");
-        if (wl_.batch < 1) throw_input_error("", "--batch", "must be >= 1");
-        if (wl_.phase == models::Phase::Prefill && wl_.input_len < 1) {
-            throw_input_error("", "--input-len", "must be >= 1");
-        }
-        if (!(wl_.mtp_acceptance >= 0 && wl_.mtp_acceptance <= 1)) {
-            throw_input_error("", "--mtp-acceptance", "must be in [0, 1]");
-        }
-        p_.devices = dep_.devices;
-        p_.tp = dep_.tp;
-        p_.ep = dep_.ep;
-        if (dep_.dp > 0) {
-            p_.dp = dep_.dp;
-        } else {
-            if (dep_.devices % dep_.tp != 0) {
-                throw_input_error("", "--tp",
-                                  std::to_string(dep_.tp) + " does not divide " +
-                                      std::to_string(dep_.devices) + " devices");
-            }
-            p_.dp = dep_.devices / dep_.tp;
-        }
-        const int64_t capacity = hw_.system.total_devices();
-        if (!hw_.replicate_nodes && capacity > 0 && dep_.devices > capacity) {
-            throw_input_error("", "--devices",
-                              std::to_string(dep_.devices) + " exceeds the " +
-                                  std::to_string(capacity) + " devices of system " +
-                                  hw_.system.name);
-        }
-        p_.mode = opt_.mode;
-        if (!opt_.expert_loads.empty() && opt_.mode == Mode::Symmetric) {
-            throw_input_error("", "--mode",
-                              "per-layer expert loads need full mode (symmetric mode assumes "
-                              "balanced routing)");
-        }
+        if (std::find(p_.notes.begin(), p_.notes.end(), s) == p_.notes.end()) p_.notes.push_back(s);
     }
 
     models::StepSpec step_for(int64_t sequences_per_device, int64_t seq, int64_t context) const {
@@ -191,7 +267,7 @@ class PlanBuilder {
             parts.push_back({b, seq, wl_.context});
             note("--micro-batches 2 needs at least 2 sequences per device in decode: ran 1");
         }
-        std::shared_ptr<models::OpGraph> prev;
+        std::shared_ptr<const models::OpGraph> prev;
         Part prev_part{0, 0, 0};
         for (const Part& part : parts) {
             MicroBatch mb;
@@ -199,10 +275,9 @@ class PlanBuilder {
                 part.context == prev_part.context) {
                 mb.graph = prev;
             } else {
-                mb.graph = std::make_shared<models::OpGraph>(
-                    models::build_op_graph(c_, step_for(part.seqs, part.len, part.context)));
-                apply_loads(*mb.graph, static_cast<double>(part.seqs * part.len) /
-                                           static_cast<double>(b * seq));
+                mb.graph = graphs_(
+                    step_for(part.seqs, part.len, part.context),
+                    static_cast<double>(part.seqs * part.len) / static_cast<double>(b * seq));
             }
             mb.order = mb.graph->topological_order();
             mb.sequences_per_device = part.seqs;
@@ -213,22 +288,20 @@ class PlanBuilder {
         }
     }
 
-    void apply_loads(models::OpGraph& g, double fraction) {
-        for (const auto& [layer, loads] : opt_.expert_loads) {
-            std::vector<double> scaled(loads.size());
-            for (size_t i = 0; i < loads.size(); ++i)
-                scaled[i] = loads[i] * fraction;
-            models::apply_expert_loads(g, layer, scaled);
-        }
-    }
-
     // ---- ops ------------------------------------------------------------------------------
 
     void build_ops() {
         const int n_mb = static_cast<int>(p_.mbs.size());
-        std::vector<std::map<models::OpVertex, int32_t>> index(static_cast<size_t>(n_mb));
+        // Plan op index of each graph vertex, per micro-batch (vertex ids are dense).
+        std::vector<std::vector<int32_t>> index(static_cast<size_t>(n_mb));
+        size_t total = 0;
+        for (const MicroBatch& mb : p_.mbs)
+            total += mb.order.size();
+        p_.ops.reserve(total);
         for (int m = 0; m < n_mb; ++m) {
             const MicroBatch& mb = p_.mbs[static_cast<size_t>(m)];
+            auto& idx = index[static_cast<size_t>(m)];
+            idx.assign(boost::num_vertices(mb.graph->dag()), -1);
             int64_t pos = 0;
             for (models::OpVertex v : mb.order) {
                 PlanOp po;
@@ -237,7 +310,7 @@ class PlanBuilder {
                 po.stream = models::is_communication(po.op->kind) ? Stream::Comm : Stream::Compute;
                 po.priority = pos * n_mb + m;
                 ++pos;
-                index[static_cast<size_t>(m)][v] = static_cast<int32_t>(p_.ops.size());
+                idx[v] = static_cast<int32_t>(p_.ops.size());
                 p_.ops.push_back(std::move(po));
             }
         }
@@ -248,11 +321,10 @@ class PlanBuilder {
         for (int m = 0; m < n_mb; ++m) {
             const MicroBatch& mb = p_.mbs[static_cast<size_t>(m)];
             const auto& dag = mb.graph->dag();
+            const auto& idx = index[static_cast<size_t>(m)];
             for (models::OpVertex v : mb.order) {
-                for (auto [e, end] = boost::out_edges(v, dag); e != end; ++e) {
-                    link(index[static_cast<size_t>(m)][v],
-                         index[static_cast<size_t>(m)][boost::target(*e, dag)]);
-                }
+                for (auto [e, end] = boost::out_edges(v, dag); e != end; ++e)
+                    link(idx[v], idx[boost::target(*e, dag)]);
             }
         }
         if (token_split_) {
@@ -271,6 +343,15 @@ class PlanBuilder {
         }
         // Symmetric mode simulates the busiest EP rank (the critical path); full mode times
         // expert ops per rank.
+        std::unordered_map<std::string, int32_t> seen;
+        auto request = [&](CostRequest q) {
+            auto [it, fresh] = seen.try_emplace(request_key(q), 0);
+            if (fresh) {
+                it->second = static_cast<int32_t>(p_.requests.size());
+                p_.requests.push_back(std::move(q));
+            }
+            return it->second;
+        };
         for (PlanOp& po : p_.ops) {
             if (po.stream == Stream::Comm) {
                 po.comm = static_cast<int32_t>(p_.comm.size());
@@ -281,9 +362,9 @@ class PlanBuilder {
             if (expert && p_.mode == Mode::Full && p_.ep > 1) {
                 po.per_rank = true;
                 for (int64_t r = 0; r < p_.ep; ++r)
-                    po.timing.push_back(time_op(*po.op, r));
+                    po.request.push_back(request(request_for(*po.op, r)));
             } else {
-                po.timing.push_back(time_op(*po.op, busiest_rank(*po.op)));
+                po.request.push_back(request(request_for(*po.op, busiest_rank(*po.op))));
             }
         }
     }
@@ -300,14 +381,10 @@ class PlanBuilder {
     // Per-device rows of a token-split op (the step holds dp equal DP shares).
     int64_t rows(int64_t global_rows) const { return ceil_div(global_rows, p_.dp); }
 
-    void add_assumptions(const devices::OpCost& c) {
-        for (const auto& a : c.assumptions)
-            note(a);
-    }
-
-    OpTiming time_op(const models::Op& op, int64_t rank) {
-        const devices::CostModel& cm = *p_.cost;
+    // The cost-model call timing `op` on EP rank `rank` (docs/simulator.md, "Plan").
+    CostRequest request_for(const models::Op& op, int64_t rank) const {
         const int64_t tp = p_.tp;
+        CostRequest q;
         switch (op.kind) {
             case OpKind::Gemm:
             case OpKind::Head:
@@ -328,25 +405,24 @@ class PlanBuilder {
                         break;
                 }
                 const Precision prec = matmul_precision(op);
-                devices::OpCost c;
+                q.unit = Unit::Matrix;
                 if (batch > 1) {
                     // Per-head products (absorbed wkv_b halves): one kernel over `batch` groups.
-                    devices::GroupedGemmShape s;
-                    s.m_per_group.assign(static_cast<size_t>(batch), m);
-                    s.n = n;
-                    s.k = k;
-                    s.dtype = prec;
-                    c = cm.grouped_gemm_time(s);
+                    q.call = CostRequest::Call::GroupedGemm;
+                    q.grouped.m_per_group.assign(static_cast<size_t>(batch), m);
+                    q.grouped.n = n;
+                    q.grouped.k = k;
+                    q.grouped.dtype = prec;
                 } else {
-                    c = cm.gemm_time(devices::GemmShape{m, n, k, prec, Precision::BF16});
+                    q.call = CostRequest::Call::Gemm;
+                    q.gemm = devices::GemmShape{m, n, k, prec, Precision::BF16};
                 }
-                add_assumptions(c);
-                OpTiming t = from_cost(c, Unit::Matrix);
-                t.ideal_s = ideal(c);
-                return t;
+                return q;
             }
             case OpKind::GroupedGemm: {
-                devices::GroupedGemmShape s;
+                q.call = CostRequest::Call::GroupedGemm;
+                q.unit = Unit::Matrix;
+                devices::GroupedGemmShape& s = q.grouped;
                 s.n = op.gemm.n;
                 s.k = op.gemm.k;
                 s.dtype = matmul_precision(op);
@@ -377,15 +453,13 @@ class PlanBuilder {
                         rows_per_group.push_back(e / static_cast<double>(p_.dp));
                 }
                 s.m_per_group = integer_split(rows_per_group);
-                const devices::OpCost c = cm.grouped_gemm_time(s);
-                add_assumptions(c);
-                OpTiming t = from_cost(c, Unit::Matrix);
-                t.ideal_s = ideal(c);
-                return t;
+                return q;
             }
             case OpKind::MlaAttention: {
+                q.call = CostRequest::Call::Attention;
+                q.unit = Unit::Matrix;
                 const models::AttentionDims& a = op.attention;
-                devices::AttentionWork w;
+                devices::AttentionWork& w = q.attention;
                 w.phase = wl_.phase == models::Phase::Decode ? devices::AttentionPhase::Decode
                                                              : devices::AttentionPhase::Prefill;
                 w.batch = ceil_div(a.sequences, p_.dp);
@@ -397,15 +471,13 @@ class PlanBuilder {
                 w.kv_bytes_per_token = static_cast<double>(a.cache_bytes_per_token);
                 if (wl_.attention == models::AttentionMode::Naive) w.kv_bytes_per_token /= tp;
                 w.dtype = Precision::BF16;  // DeepSeek runs the MLA core in BF16
-                const devices::OpCost c = cm.attention_time(w);
-                add_assumptions(c);
-                OpTiming t = from_cost(c, Unit::Matrix);
-                t.ideal_s = ideal(c);
-                return t;
+                return q;
             }
             default: {
                 // Memory-bound ops: the graph's per-device bytes (expert ops scaled to this
                 // rank's share of the busiest rank's pairs).
+                q.call = CostRequest::Call::Memory;
+                q.unit = Unit::Vector;
                 models::OpCost d = op.per_device;
                 if (op.split == Split::ExpertParallel && p_.ep > 1) {
                     const auto& t = op.experts.tokens_per_device;
@@ -415,26 +487,18 @@ class PlanBuilder {
                     d.act_write_bytes *= f;
                     d.vector_ops *= f;
                 }
-                devices::MemoryWork w;
+                devices::MemoryWork& w = q.memory;
                 w.kind = std::string(models::op_kind_name(op.kind));
                 w.bytes_read = d.weight_bytes + d.act_read_bytes + d.kv_read_bytes;
                 w.bytes_written = d.act_write_bytes + d.kv_write_bytes;
                 w.flops = d.vector_ops;
-                const devices::OpCost c = cm.memory_op_time(w);
-                return from_cost(c, Unit::Vector);
+                return q;
             }
         }
     }
 
-    // flops / peak of the precision they ran in: the time a perfect kernel would need.
-    double ideal(const devices::OpCost& c) const {
-        if (c.flops <= 0 || c.compute_efficiency <= 0 || c.compute_seconds <= 0) return 0;
-        return c.compute_seconds * c.compute_efficiency;
-    }
-
-    CommInfo comm_info(const models::Op& op) {
+    CommInfo comm_info(const models::Op& op) const {
         CommInfo ci;
-        ci.overhead_s = hw_.calibration.collective.overhead.value * 1e-6;
         if (op.kind == OpKind::Dispatch || op.kind == OpKind::Combine) {
             ci.pattern = CommPattern::AllToAll;
             ci.group = p_.ep;
@@ -509,21 +573,46 @@ class PlanBuilder {
             }
             mu.activations += peak;
         }
-        if (hw_.device.memory.capacity.known()) {
-            mu.capacity = *hw_.device.memory.capacity.value * 1e9;
-        } else {
-            note("memory.capacity unknown: memory fit not checked");
-        }
     }
 
     const models::ModelConfig& c_;
-    const Hardware& hw_;
     const Deployment& dep_;
     const Workload& wl_;
-    const SimOptions& opt_;
-    Plan& p_;
+    GraphSource graphs_;
+    PlanShape& p_;
     bool token_split_ = false;
 };
+
+// flops / peak of the precision they ran in: the time a perfect kernel would need.
+double ideal(const devices::OpCost& c) {
+    if (c.flops <= 0 || c.compute_efficiency <= 0 || c.compute_seconds <= 0) return 0;
+    return c.compute_seconds * c.compute_efficiency;
+}
+
+OpTiming evaluate(const devices::CostModel& cm, const CostRequest& q, Plan& plan) {
+    devices::OpCost c;
+    switch (q.call) {
+        case CostRequest::Call::Gemm:
+            c = cm.gemm_time(q.gemm);
+            break;
+        case CostRequest::Call::GroupedGemm:
+            c = cm.grouped_gemm_time(q.grouped);
+            break;
+        case CostRequest::Call::Attention:
+            c = cm.attention_time(q.attention);
+            break;
+        case CostRequest::Call::Memory:
+            return from_cost(cm.memory_op_time(q.memory), q.unit);
+    }
+    for (const auto& a : c.assumptions) {
+        if (std::find(plan.assumptions.begin(), plan.assumptions.end(), a) ==
+            plan.assumptions.end())
+            plan.assumptions.push_back(a);
+    }
+    OpTiming t = from_cost(c, q.unit);
+    t.ideal_s = ideal(c);
+    return t;
+}
 
 // Peers of member `li` in a group of `n` members laid out as domains of `m` (n % m == 0):
 // intra-domain peers by rotation, then the other domains by rotation. At step s every member
@@ -602,14 +691,175 @@ double Plan::comm_hbm_bytes(int64_t d, const CommInfo& c) const {
     return total;
 }
 
+struct PlanCache::Impl {
+    template <typename T>
+    struct Entry {
+        std::shared_ptr<const T> value;
+        uint64_t used = 0;
+    };
+    template <typename T>
+    using Map = std::unordered_map<std::string, Entry<T>>;
+
+    mutable std::mutex mu;
+    size_t max_shapes = 0;
+    size_t max_graphs = 0;
+    uint64_t clock = 0;
+    std::vector<models::ModelConfig> models;  // a key starts with the model's index here
+    Map<PlanShape> shapes;
+    Map<models::OpGraph> graphs;
+    Stats stats;
+
+    // Under `mu`.
+    std::string model_prefix(const models::ModelConfig& m) {
+        size_t i = 0;
+        while (i < models.size() && !(models[i] == m))
+            ++i;
+        if (i == models.size()) models.push_back(m);
+        return Key().add(i).take();
+    }
+    template <typename T>
+    std::shared_ptr<const T> find(Map<T>& map, const std::string& key, int64_t& hits) {
+        auto it = map.find(key);
+        if (it == map.end()) return nullptr;
+        it->second.used = ++clock;
+        ++hits;
+        return it->second.value;
+    }
+    template <typename T>
+    void put(Map<T>& map, size_t limit, const std::string& key, std::shared_ptr<const T> v) {
+        auto [it, fresh] = map.try_emplace(key);
+        if (fresh) it->second.value = std::move(v);  // a racing builder made the same value
+        it->second.used = ++clock;
+        while (map.size() > limit) {
+            auto oldest = map.begin();
+            for (auto i = map.begin(); i != map.end(); ++i) {
+                if (i->second.used < oldest->second.used) oldest = i;
+            }
+            map.erase(oldest);
+        }
+    }
+};
+
+PlanCache::PlanCache(size_t max_shapes, size_t max_graphs) : impl_(std::make_unique<Impl>()) {
+    impl_->max_shapes = std::max<size_t>(1, max_shapes);
+    impl_->max_graphs = std::max<size_t>(1, max_graphs);
+}
+PlanCache::~PlanCache() = default;
+
+PlanCache::Stats PlanCache::stats() const {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    return impl_->stats;
+}
+
+void PlanCache::clear() {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->shapes.clear();
+    impl_->graphs.clear();
+    impl_->models.clear();
+    impl_->stats = Stats{};
+}
+
+std::vector<int> micro_batch_candidates(const Deployment& dep, const Workload& wl) {
+    if (dep.micro_batches == 1 || dep.micro_batches == 2) return {dep.micro_batches};
+    if (dep.micro_batches != 0) {
+        throw_input_error(
+            "", "--micro-batches",
+            "must be 0 (auto), 1 or 2 (got " + std::to_string(dep.micro_batches) + ")");
+    }
+    const bool two = wl.batch >= 2 || (wl.phase == models::Phase::Prefill && wl.input_len >= 2);
+    if (two) return {1, 2};
+    return {1};
+}
+
 Plan build_plan(const models::ModelConfig& model,
                 const Hardware& hw,
                 const Deployment& dep,
                 const Workload& wl,
-                const SimOptions& opt) {
-    Plan plan;
-    PlanBuilder(model, hw, dep, wl, opt, plan).build();
-    return plan;
+                const SimOptions& opt,
+                PlanCache* cache) {
+    const int64_t dp = check_inputs(hw, dep, wl, opt);
+    Plan p;
+    auto note = [&p](const std::string& s) {
+        if (std::find(p.assumptions.begin(), p.assumptions.end(), s) == p.assumptions.end())
+            p.assumptions.push_back(s);
+    };
+    p.cost = std::make_unique<devices::CostModel>(hw.device, hw.system, hw.calibration, hw.fp8);
+    p.hbm_bandwidth = hw.device.memory.bandwidth.require("memory.bandwidth", "the simulator") * 1e9;
+    if (hw.device.memory.latency.known()) {
+        p.hbm_latency_s = *hw.device.memory.latency.value * 1e-9;
+    } else {
+        note("memory.latency unknown: HBM latency omitted");
+    }
+
+    // Per-layer expert loads edit the graphs: such shapes are never shared.
+    const bool shared = cache != nullptr && opt.expert_loads.empty();
+    PlanCache::Impl* c = shared ? &cache->impl() : nullptr;
+    std::string prefix;
+    if (c) {
+        std::lock_guard<std::mutex> lock(c->mu);
+        prefix = c->model_prefix(model);
+    }
+    GraphSource graphs = [&](const models::StepSpec& step, double fraction) {
+        std::string key;
+        if (c) {
+            key = prefix + step_key(step);
+            std::lock_guard<std::mutex> lock(c->mu);
+            if (auto g = c->find(c->graphs, key, c->stats.graph_hits)) return g;
+            ++c->stats.graph_misses;
+        }
+        auto g = std::make_shared<models::OpGraph>(models::build_op_graph(model, step));
+        for (const auto& [layer, loads] : opt.expert_loads) {
+            std::vector<double> scaled(loads.size());
+            for (size_t i = 0; i < loads.size(); ++i)
+                scaled[i] = loads[i] * fraction;
+            models::apply_expert_loads(*g, layer, scaled);
+        }
+        std::shared_ptr<const models::OpGraph> out = std::move(g);
+        if (c) {
+            std::lock_guard<std::mutex> lock(c->mu);
+            c->put(c->graphs, c->max_graphs, key, out);
+        }
+        return out;
+    };
+    std::string key;
+    if (c) {
+        key = prefix + shape_key(dep, dp, wl, opt.mode);
+        std::lock_guard<std::mutex> lock(c->mu);
+        p.shape = c->find(c->shapes, key, c->stats.shape_hits);
+        if (!p.shape) ++c->stats.shape_misses;
+    }
+    if (!p.shape) {
+        auto shape = std::make_shared<PlanShape>();
+        ShapeBuilder(model, dep, dp, wl, opt, graphs, *shape).build();
+        p.shape = std::move(shape);
+        if (c) {
+            std::lock_guard<std::mutex> lock(c->mu);
+            c->put(c->shapes, c->max_shapes, key, p.shape);
+        }
+    }
+
+    const PlanShape& s = *p.shape;
+    p.mode = s.mode;
+    p.devices = s.devices;
+    p.tp = s.tp;
+    p.ep = s.ep;
+    p.dp = s.dp;
+    for (const auto& n : s.notes)
+        note(n);
+    p.timings.reserve(s.requests.size());
+    for (const CostRequest& q : s.requests)
+        p.timings.push_back(evaluate(*p.cost, q, p));
+    p.collective_overhead_s = hw.calibration.collective.overhead.value * 1e-6;
+    p.memory = s.memory;
+    if (hw.device.memory.capacity.known()) {
+        p.memory.capacity = *hw.device.memory.capacity.value * 1e9;
+    } else {
+        note("memory.capacity unknown: memory fit not checked");
+    }
+    p.topology = std::make_unique<Topology>(hw.device, hw.system, hw.calibration, p.devices);
+    for (const auto& a : p.topology->assumptions())
+        note(a);
+    return p;
 }
 
 }  // namespace dssim::sim::detail

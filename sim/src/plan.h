@@ -1,12 +1,18 @@
-// Private: the step plan the SystemC engine executes. plan.cpp turns op graphs (one per
-// micro-batch) into per-device work: every compute op timed by the device cost model, every
-// collective decomposed into point-to-point transfers over the topology, dependencies between
-// ops, and the memory a device needs. engine.cpp runs the plan; report.cpp turns the run into
-// metrics and traces.
+// Private: the step plan both engines execute (the SystemC engine in engine.cpp, the analytical
+// list scheduler in analytic.cpp). plan.cpp turns op graphs (one per micro-batch) into
+// per-device work in two layers:
+//  - PlanShape: everything that depends only on the model, deployment, workload and mode: the
+//    micro-batch graphs, ops with dependencies and priorities, collectives as transfer
+//    patterns, memory use, and each compute op's cost-model request (deduplicated: the 58 MoE
+//    layers of V3 ask the cost model the same questions). Immutable, so a PlanCache can share
+//    it between points of a sweep that differ only in device figures.
+//  - Plan: a shape bound to one machine: cost-model timings of the shape's requests, the
+//    topology, HBM figures and the assumptions made.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,9 +36,22 @@ struct OpTiming {
     Unit unit = Unit::Vector;
 };
 
+// The device-independent question a compute op asks the cost model: which call, with which
+// per-device shape. Evaluated once per distinct request per machine (Plan::timings).
+struct CostRequest {
+    enum class Call : uint8_t { Gemm, GroupedGemm, Attention, Memory };
+    Call call = Call::Memory;
+    Unit unit = Unit::Vector;
+    devices::GemmShape gemm;
+    devices::GroupedGemmShape grouped;
+    devices::AttentionWork attention;
+    devices::MemoryWork memory;
+};
+
 enum class CommPattern : uint8_t { AllToAll, Ring };
 
 // One collective op (per micro-batch). Transfers are generated per device by Plan::sends().
+// The per-call overhead is the machine's (Plan::collective_overhead_s).
 struct CommInfo {
     CommPattern pattern = CommPattern::AllToAll;
     int64_t group = 1;  // members per group (contiguous device ids)
@@ -44,7 +63,6 @@ struct CommInfo {
     int64_t steps = 0;
     double step_bytes = 0;
     double ring_hbm_bytes = 0;  // per device: buffer read and written by the reduction
-    double overhead_s = 0;      // per call (calibration)
 };
 
 struct PlanOp {
@@ -54,10 +72,11 @@ struct PlanOp {
     int64_t priority = 0;  // lower runs first among ready ops of a stream
     int32_t deps = 0;      // predecessors in the plan
     std::vector<int32_t> succ;
-    // Compute: timing variants (1 entry, or one per EP rank for expert ops in full mode).
-    std::vector<OpTiming> timing;
+    // Compute: indices into PlanShape::requests / Plan::timings (1 entry, or one per EP rank
+    // for expert ops in full mode).
+    std::vector<int32_t> request;
     bool per_rank = false;
-    int32_t comm = -1;  // index into Plan::comm
+    int32_t comm = -1;  // index into PlanShape::comm
 };
 
 struct Transfer {
@@ -67,32 +86,50 @@ struct Transfer {
 };
 
 struct MicroBatch {
-    std::shared_ptr<models::OpGraph> graph;
+    std::shared_ptr<const models::OpGraph> graph;
     std::vector<models::OpVertex> order;
     int64_t sequences_per_device = 0;
     int64_t tokens_per_device = 0;
 };
 
-struct Plan {
+// The machine-independent part of a plan (see the file comment).
+struct PlanShape {
     Mode mode = Mode::Symmetric;
     int64_t devices = 1;
     int64_t tp = 1, ep = 1, dp = 1;
     std::vector<MicroBatch> mbs;
     std::vector<PlanOp> ops;
     std::vector<CommInfo> comm;
+    std::vector<CostRequest> requests;  // distinct, in order of first use by ops
+    MemoryUse memory;                   // capacity left 0 (the machine's)
+    std::vector<std::string> notes;     // assumptions of the shape itself
+};
+
+struct Plan {
+    std::shared_ptr<const PlanShape> shape;
+    Mode mode = Mode::Symmetric;
+    int64_t devices = 1;
+    int64_t tp = 1, ep = 1, dp = 1;
+    std::vector<OpTiming> timings;  // parallel to shape->requests
     std::unique_ptr<Topology> topology;
     std::unique_ptr<devices::CostModel> cost;
-    double hbm_bandwidth = 0;  // bytes/s peak
-    double hbm_latency_s = 0;  // per op (pipeline fill), 0 if unknown
+    double collective_overhead_s = 0;  // per collective call (calibration)
+    double hbm_bandwidth = 0;          // bytes/s peak
+    double hbm_latency_s = 0;          // per op (pipeline fill), 0 if unknown
     double hbm_tile_bytes = 8.0 * 1024 * 1024;
     int max_tiles = 64;
     MemoryUse memory;
     std::vector<std::string> assumptions;
 
+    [[nodiscard]] const std::vector<PlanOp>& ops() const { return shape->ops; }
+    [[nodiscard]] const std::vector<CommInfo>& comm() const { return shape->comm; }
+    [[nodiscard]] const std::vector<MicroBatch>& mbs() const { return shape->mbs; }
     // EP rank of a device (position in its expert group).
     [[nodiscard]] int64_t ep_rank(int64_t device) const { return device % ep; }
     [[nodiscard]] const OpTiming& timing(const PlanOp& op, int64_t device) const {
-        return op.per_rank ? op.timing[static_cast<size_t>(ep_rank(device))] : op.timing[0];
+        const int32_t i =
+            op.per_rank ? op.request[static_cast<size_t>(ep_rank(device))] : op.request[0];
+        return timings[static_cast<size_t>(i)];
     }
     // Transfers device `d` sends for comm op `c`, in issue order.
     void sends(int64_t d, const CommInfo& c, std::vector<Transfer>& out) const;
@@ -104,12 +141,43 @@ struct Plan {
 // Transfer::dst holds the source device.
 void receives(const Plan& p, int64_t d, const CommInfo& c, std::vector<Transfer>& out);
 
-// Builds the plan (throws InputError for an invalid deployment or workload).
+// Shares plan shapes (and micro-batch op graphs) between calls with the same model,
+// deployment shape and workload shape. Thread-safe; results are identical with and without
+// a cache (the shape is a pure function of its key). Least recently used entries are dropped
+// beyond the limits (a V3 decode shape holds a few MB).
+class PlanCache {
+  public:
+    explicit PlanCache(size_t max_shapes = 24, size_t max_graphs = 24);
+    PlanCache(const PlanCache&) = delete;
+    PlanCache& operator=(const PlanCache&) = delete;
+    ~PlanCache();
+
+    struct Stats {
+        int64_t shape_hits = 0, shape_misses = 0, graph_hits = 0, graph_misses = 0;
+    };
+    [[nodiscard]] Stats stats() const;
+    void clear();
+
+    struct Impl;
+    [[nodiscard]] Impl& impl() { return *impl_; }
+
+  private:
+    std::unique_ptr<Impl> impl_;
+};
+
+// Builds the plan for an explicit micro-batch count (1 or 2; throws InputError for an invalid
+// deployment or workload). With a cache (and no per-layer expert loads) the shape is shared.
 Plan build_plan(const models::ModelConfig& model,
                 const Hardware& hw,
                 const Deployment& dep,
                 const Workload& wl,
-                const SimOptions& opt);
+                const SimOptions& opt,
+                PlanCache* cache = nullptr);
+
+// Micro-batch counts a deployment asks to evaluate: the given count, or for auto (0) 1 and 2
+// (just 1 when two micro-batches would degenerate to one: a decode step of one sequence per
+// device, or a one-token prefill). Throws InputError for counts other than 0, 1, 2.
+std::vector<int> micro_batch_candidates(const Deployment& dep, const Workload& wl);
 
 // A timed op on one device (internal form of TimelineEntry).
 struct Slice {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "dssim/base/error.h"
 #include "plan.h"
@@ -74,30 +75,34 @@ std::string gb(double bytes) {
     return buf;
 }
 
-}  // namespace
+// The device that finishes last (ties: the first simulated).
+size_t critical(const RunOutput& out) {
+    size_t crit = 0;
+    for (size_t i = 1; i < out.stats.size(); ++i) {
+        if (out.stats[i].finish_ps > out.stats[crit].finish_ps) crit = i;
+    }
+    return crit;
+}
 
-SimResult simulate(const models::ModelConfig& model,
-                   const Hardware& hw,
-                   const Deployment& dep,
-                   const Workload& wl,
-                   const SimOptions& opt) {
-    Plan plan = detail::build_plan(model, hw, dep, wl, opt);
-    RunOutput out = detail::run_plan(plan, opt.trace && opt.mode == Mode::Full);
-
+SimResult report(const models::ModelConfig& model,
+                 const Hardware& hw,
+                 const Deployment& dep,
+                 const Workload& wl,
+                 const SimOptions& opt,
+                 const Plan& plan,
+                 const RunOutput& out) {
     SimResult r;
     r.model = std::string(model.short_name());
     r.device = hw.device.name;
     r.system = hw.system.name;
     r.deployment = dep;
     r.deployment.dp = plan.dp;
-    r.deployment.micro_batches = static_cast<int>(plan.mbs.size());
+    r.deployment.micro_batches = static_cast<int>(plan.mbs().size());
+    r.micro_batches_requested = dep.micro_batches;
     r.workload = wl;
     r.mode = opt.mode;
     r.simulated_devices = static_cast<int64_t>(out.simulated.size());
-    size_t crit = 0;
-    for (size_t i = 1; i < out.stats.size(); ++i) {
-        if (out.stats[i].finish_ps > out.stats[crit].finish_ps) crit = i;
-    }
+    const size_t crit = critical(out);
     const detail::DeviceStats& st = out.stats[crit];
     r.reported_device = out.simulated[crit];
     r.step_time_ps = st.finish_ps;
@@ -126,7 +131,7 @@ SimResult simulate(const models::ModelConfig& model,
     for (int s = 0; s < 2; ++s) {
         for (const auto& sl : st.slices[s]) {
             busy[s] += sl.end_ps - sl.start_ps;
-            kind_ps[static_cast<size_t>(plan.ops[static_cast<size_t>(sl.op)].op->kind)] +=
+            kind_ps[static_cast<size_t>(plan.ops()[static_cast<size_t>(sl.op)].op->kind)] +=
                 sl.end_ps - sl.start_ps;
         }
     }
@@ -172,7 +177,7 @@ SimResult simulate(const models::ModelConfig& model,
         for (size_t i = 0; i < out.simulated.size(); ++i) {
             for (int s = 0; s < 2; ++s) {
                 for (const auto& sl : out.stats[i].slices[s]) {
-                    const detail::PlanOp& po = plan.ops[static_cast<size_t>(sl.op)];
+                    const detail::PlanOp& po = plan.ops()[static_cast<size_t>(sl.op)];
                     op_index[{out.simulated[i], sl.op}] = r.timeline.size();
                     r.timeline.push_back(TimelineEntry{out.simulated[i], s, po.micro_batch,
                                                        po.op->name, po.op->kind, sl.start_ps,
@@ -183,7 +188,7 @@ SimResult simulate(const models::ModelConfig& model,
         // Dependency arrows: each comm op to the compute ops that wait for it.
         for (size_t i = 0; i < out.simulated.size(); ++i) {
             for (const auto& sl : out.stats[i].slices[1]) {
-                const detail::PlanOp& po = plan.ops[static_cast<size_t>(sl.op)];
+                const detail::PlanOp& po = plan.ops()[static_cast<size_t>(sl.op)];
                 for (int32_t n : po.succ) {
                     auto it = op_index.find({out.simulated[i], n});
                     if (it == op_index.end()) continue;
@@ -205,6 +210,39 @@ SimResult simulate(const models::ModelConfig& model,
     return r;
 }
 
+}  // namespace
+
+SimResult simulate(const models::ModelConfig& model,
+                   const Hardware& hw,
+                   const Deployment& dep,
+                   const Workload& wl,
+                   const SimOptions& opt) {
+    // Auto micro-batching runs both counts on the SystemC kernel (it is elaborated once per
+    // process and every run is independent of the ones before), so the choice is made on the
+    // numbers this path reports; ties keep one micro-batch (docs/simulator.md).
+    const std::vector<int> counts = detail::micro_batch_candidates(dep, wl);
+    std::optional<Plan> best_plan;
+    RunOutput best_out;
+    std::optional<int64_t> other_ps;
+    for (int count : counts) {
+        Deployment d = dep;
+        d.micro_batches = count;
+        Plan plan = detail::build_plan(model, hw, d, wl, opt);
+        RunOutput out = detail::run_plan(plan, opt.trace && opt.mode == Mode::Full);
+        const int64_t t = out.stats[critical(out)].finish_ps;
+        if (!best_plan || t < best_out.stats[critical(best_out)].finish_ps) {
+            if (best_plan) other_ps = best_out.stats[critical(best_out)].finish_ps;
+            best_plan.emplace(std::move(plan));
+            best_out = std::move(out);
+        } else {
+            other_ps = t;
+        }
+    }
+    SimResult r = report(model, hw, dep, wl, opt, *best_plan, best_out);
+    if (other_ps) r.micro_batches_other_step_ms = ms(*other_ps);
+    return r;
+}
+
 OrderedJson result_to_json(const SimResult& r) {
     OrderedJson j;
     j["model"] = r.model;
@@ -218,6 +256,10 @@ OrderedJson result_to_json(const SimResult& r) {
     j["dp"] = r.deployment.dp;
     j["redundant_experts"] = r.deployment.redundant_experts;
     j["micro_batches"] = r.deployment.micro_batches;
+    j["micro_batches_choice"] = r.micro_batches_requested == 0 ? "auto" : "given";
+    j["micro_batches_other_step_ms"] = r.micro_batches_other_step_ms
+                                           ? OrderedJson(*r.micro_batches_other_step_ms)
+                                           : OrderedJson(nullptr);
     j["batch_per_device"] = r.workload.batch;
     if (r.workload.phase == models::Phase::Prefill) j["input_len"] = r.workload.input_len;
     j["context"] = r.workload.context;

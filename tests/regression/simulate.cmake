@@ -39,3 +39,20 @@ dssim_add_cli_test(simulate_too_many_devices EXIT 2
 dssim_add_cli_test(simulate_bad_trace_path EXIT 2
   ARGS simulate --model deepseek-tiny --device h800 --trace /nonexistent-dir/t.json
   NO_FILE /nonexistent-dir/t.json)
+# Micro-batches: auto (the default) keeps one for a memory-bound decode on a small chip and two
+# for a large batch whose all-to-alls overlap; explicit counts are honoured.
+dssim_add_cli_test(simulate_micro_batches_auto_one
+  ARGS simulate --model deepseek-v3 --device ascend-910b --devices 32 --ep 32 --batch 8
+       --context 4096 --json
+  MATCH "\"micro_batches\": 1,[^}]*\"micro_batches_choice\": \"auto\",[^}]*\"micro_batches_other_step_ms\": [0-9]")
+dssim_add_cli_test(simulate_micro_batches_auto_two
+  ARGS simulate --model deepseek-v3 --system h800-cluster-2048 --devices 32 --ep 32 --batch 256
+       --context 4096
+  MATCH "2 micro-batch\\(es\\) \\(auto\\).*with 1 micro-batch .*not chosen")
+dssim_add_cli_test(simulate_micro_batches_given
+  ARGS simulate --model deepseek-v3 --device ascend-910b --devices 32 --ep 32 --batch 8
+       --context 4096 --micro-batches 2 --json
+  MATCH "\"micro_batches\": 2,[^}]*\"micro_batches_choice\": \"given\",[^}]*\"micro_batches_other_step_ms\": null")
+dssim_add_cli_test(simulate_micro_batches_bad EXIT 2
+  ARGS simulate --model deepseek-tiny --device h800 --micro-batches 3
+  MATCH "--micro-batches: must be 0 \\(auto\\), 1 or 2")

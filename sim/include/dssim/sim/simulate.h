@@ -50,7 +50,11 @@ struct Deployment {
     int64_t ep = 1;
     int64_t dp = 0;
     int64_t redundant_experts = 0;
-    int micro_batches = 2;  // 1 or 2 (two overlapped halves, as DeepSeek serves)
+    // 1, 2 (two overlapped halves, as DeepSeek serves) or 0: auto, evaluate 1 and 2 and keep
+    // the shorter step for the same tokens (ties: 1). Two micro-batches hide communication
+    // behind compute but re-read every weight per micro-batch, which a memory-bound decode
+    // on a small chip pays in full (docs/simulator.md "Micro-batches").
+    int micro_batches = 0;
 };
 
 // One step of work. `batch` is sequences per device (per DP rank's share: the step holds
@@ -120,9 +124,12 @@ struct SimResult {
     std::string model;
     std::string device;
     std::string system;
-    Deployment deployment;
+    Deployment deployment;  // micro_batches: the count that ran
     Workload workload;
     Mode mode = Mode::Symmetric;
+    int micro_batches_requested = 0;  // as asked: 0 auto, 1 or 2
+    // Auto with both counts evaluated: the step time of the count not chosen.
+    std::optional<double> micro_batches_other_step_ms;
     int64_t simulated_devices = 0;
     int64_t reported_device = 0;  // the critical device (last to finish; ties: lowest id)
 
@@ -149,8 +156,9 @@ struct SimResult {
     std::vector<FlowEntry> flows;
 };
 
-// Runs one step. Throws InputError for an invalid deployment or workload (naming the option)
-// and for device figures the step needs but the config does not know.
+// Runs one step (both micro-batch counts with Deployment::micro_batches 0, each on the SystemC
+// kernel, reporting the faster). Throws InputError for an invalid deployment or workload (naming
+// the option) and for device figures the step needs but the config does not know.
 SimResult simulate(const models::ModelConfig& model,
                    const Hardware& hardware,
                    const Deployment& deployment,

@@ -1,0 +1,266 @@
+// The analytical path (dssim/sim/analytic.h): the plan both engines share, list-scheduled on
+// the representative device's two streams in integer picoseconds. Compute ops take their
+// uncontended roofline (overhead + latency + max(compute, memory)); communication books the
+// device's own ports in issue order (no gap filling) and its buffer traffic runs beside the
+// transfers. Plan shapes come from a process-wide PlanCache, so a sweep over device figures
+// builds each op graph once.
+#include "dssim/sim/analytic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <queue>
+#include <stdexcept>
+
+#include "plan.h"
+
+namespace dssim::sim {
+
+namespace {
+
+using detail::CommInfo;
+using detail::Plan;
+using detail::PlanOp;
+using detail::Transfer;
+
+detail::PlanCache& cache() {
+    static detail::PlanCache c;
+    return c;
+}
+
+int64_t to_ps(double s) {
+    return static_cast<int64_t>(std::llround(s * 1e12));
+}
+
+struct Interval {
+    int64_t start = 0;
+    int64_t end = 0;
+};
+
+// Comm time not covered by compute (both lists sorted, non-overlapping).
+int64_t exposed(const std::vector<Interval>& comm, const std::vector<Interval>& comp) {
+    int64_t total = 0;
+    size_t j = 0;
+    for (const auto& c : comm) {
+        int64_t covered = 0;
+        while (j < comp.size() && comp[j].end <= c.start)
+            ++j;
+        for (size_t k = j; k < comp.size() && comp[k].start < c.end; ++k)
+            covered += std::min(c.end, comp[k].end) - std::max(c.start, comp[k].start);
+        total += (c.end - c.start) - covered;
+    }
+    return total;
+}
+
+// The device holding the busiest EP rank of the first expert layer (as the SystemC engine's
+// symmetric mode picks it).
+int64_t representative(const Plan& plan) {
+    int64_t best = 0;
+    double most = -1;
+    for (const PlanOp& po : plan.ops()) {
+        if (po.op->kind != models::OpKind::GroupedGemm || po.op->experts.tokens_per_device.empty())
+            continue;
+        const auto& t = po.op->experts.tokens_per_device;
+        for (size_t r = 0; r < t.size(); ++r) {
+            if (t[r] > most) {
+                most = t[r];
+                best = static_cast<int64_t>(r);
+            }
+        }
+        break;
+    }
+    return best;
+}
+
+SimResult schedule(const models::ModelConfig& model,
+                   const Hardware& hw,
+                   const Deployment& dep,
+                   const Workload& wl,
+                   const Plan& plan) {
+    const int64_t d = representative(plan);
+    const Topology& topo = *plan.topology;
+    const std::vector<PlanOp>& ops = plan.ops();
+
+    std::vector<int32_t> deps(ops.size());
+    using Ready = std::priority_queue<std::pair<int64_t, int32_t>,
+                                      std::vector<std::pair<int64_t, int32_t>>, std::greater<>>;
+    Ready ready[2];
+    size_t left = ops.size();
+    for (size_t i = 0; i < ops.size(); ++i) {
+        deps[i] = ops[i].deps;
+        if (deps[i] == 0)
+            ready[static_cast<int>(ops[i].stream)].emplace(ops[i].priority,
+                                                           static_cast<int32_t>(i));
+    }
+    std::vector<int64_t> port_free(topo.ports().size(), 0);
+    std::vector<Transfer> buf;
+    std::vector<Interval> slices[2];
+    slices[0].reserve(ops.size());
+    slices[1].reserve(plan.comm().size());
+    double matrix_s = 0;
+    double ideal_s = 0;
+    double hbm_bytes = 0;
+    const int64_t overhead_ps = to_ps(plan.collective_overhead_s);
+    const int64_t latency_ps = to_ps(plan.hbm_latency_s);
+
+    // End of a comm op started at `t0` (books this device's ports).
+    auto comm_end = [&](const CommInfo& c, int64_t t0) {
+        const int64_t begin = t0 + overhead_ps;
+        int64_t done = begin;
+        double bytes = 0;  // what Plan::comm_hbm_bytes() returns, summed in the same order
+        for (int dir = 0; dir < 2; ++dir) {
+            if (dir == 0)
+                plan.sends(d, c, buf);
+            else
+                detail::receives(plan, d, c, buf);
+            int64_t prev = begin;
+            for (const Transfer& x : buf) {
+                bytes += x.bytes;
+                const Route& r = dir == 0 ? topo.route(d, x.dst) : topo.route(x.dst, d);
+                int64_t s = x.chained ? prev : begin;
+                const auto dur =
+                    static_cast<int64_t>(std::ceil(x.bytes / r.bandwidth * 1e12 - 1e-6));
+                for (int64_t p : r.ports) {
+                    if (topo.ports()[static_cast<size_t>(p)].device == d)
+                        s = std::max(s, port_free[static_cast<size_t>(p)]);
+                }
+                for (int64_t p : r.ports) {
+                    if (topo.ports()[static_cast<size_t>(p)].device == d)
+                        port_free[static_cast<size_t>(p)] = s + dur;
+                }
+                prev = s + dur + to_ps(r.latency);
+                done = std::max(done, prev);
+            }
+        }
+        if (c.pattern == detail::CommPattern::Ring) bytes = c.ring_hbm_bytes;
+        if (bytes > 0) {
+            hbm_bytes += bytes;
+            const devices::MemoryWork w{"communication", bytes / 2, bytes / 2, 0};
+            done = std::max(done, begin + to_ps(plan.cost->memory_op_time(w).memory_seconds));
+        }
+        return done;
+    };
+
+    int64_t now = 0;
+    int32_t running[2] = {-1, -1};
+    int64_t started[2] = {0, 0};
+    int64_t ends[2] = {0, 0};
+    while (left > 0) {
+        for (int s = 0; s < 2; ++s) {
+            if (running[s] >= 0 || ready[s].empty()) continue;
+            const int32_t op = ready[s].top().second;
+            ready[s].pop();
+            const PlanOp& po = ops[static_cast<size_t>(op)];
+            running[s] = op;
+            started[s] = now;
+            if (s == 0) {
+                const auto& t = plan.timing(po, d);
+                int64_t pre = to_ps(t.overhead_s);
+                if (t.hbm_bytes > 0) pre += latency_ps;
+                ends[s] = now + pre + std::max(to_ps(t.compute_s), to_ps(t.memory_s));
+                if (t.unit == detail::Unit::Matrix) matrix_s += t.compute_s;
+                ideal_s += t.ideal_s;
+                hbm_bytes += t.hbm_bytes;
+            } else {
+                ends[s] = comm_end(plan.comm()[static_cast<size_t>(po.comm)], now);
+            }
+        }
+        int s = -1;
+        for (int k = 0; k < 2; ++k) {
+            if (running[k] >= 0 && (s < 0 || ends[k] < ends[s])) s = k;
+        }
+        if (s < 0) throw std::logic_error("analytic: the step deadlocked (ops never became ready)");
+        now = ends[s];
+        slices[s].push_back(Interval{started[s], now});
+        const PlanOp& po = ops[static_cast<size_t>(running[s])];
+        running[s] = -1;
+        --left;
+        for (int32_t n : po.succ) {
+            if (--deps[static_cast<size_t>(n)] == 0) {
+                const PlanOp& np = ops[static_cast<size_t>(n)];
+                ready[static_cast<int>(np.stream)].emplace(np.priority, n);
+            }
+        }
+    }
+
+    SimResult r;
+    r.model = std::string(model.short_name());
+    r.device = hw.device.name;
+    r.system = hw.system.name;
+    r.deployment = dep;
+    r.deployment.dp = plan.dp;
+    r.deployment.micro_batches = static_cast<int>(plan.mbs().size());
+    r.workload = wl;
+    r.simulated_devices = 1;
+    r.reported_device = d;
+    r.step_time_ps = now;
+    r.step_time_ms = static_cast<double>(now) * 1e-9;
+    const double step_s = static_cast<double>(now) * 1e-12;
+    const bool prefill = wl.phase == models::Phase::Prefill;
+    const double n_mtp = wl.mtp ? static_cast<double>(model.num_nextn_predict_layers) : 0.0;
+    const double per_seq =
+        prefill ? static_cast<double>(wl.input_len) : 1.0 + n_mtp * wl.mtp_acceptance;
+    r.tokens_per_step = static_cast<double>(plan.devices) * static_cast<double>(wl.batch) * per_seq;
+    if (step_s > 0) {
+        r.tokens_per_s = r.tokens_per_step / step_s;
+        r.tokens_per_s_per_device = r.tokens_per_s / static_cast<double>(plan.devices);
+        r.mfu = ideal_s / step_s;
+        r.hbm_bandwidth_utilization = hbm_bytes / (step_s * plan.hbm_bandwidth);
+    }
+    if (prefill)
+        r.ttft_ms = r.step_time_ms;
+    else
+        r.tpot_ms = r.step_time_ms / (1.0 + n_mtp * wl.mtp_acceptance);
+    r.exposed_comm_ms = static_cast<double>(exposed(slices[1], slices[0])) * 1e-9;
+    int64_t busy[2] = {0, 0};
+    for (int s = 0; s < 2; ++s) {
+        for (const auto& sl : slices[s])
+            busy[s] += sl.end - sl.start;
+    }
+    r.compute_busy_ms = static_cast<double>(busy[0]) * 1e-9;
+    r.comm_busy_ms = static_cast<double>(busy[1]) * 1e-9;
+    r.by_resource = {{"compute_stream", r.compute_busy_ms}, {"matrix_unit", matrix_s * 1e3}};
+    r.memory = plan.memory;
+    r.fits = !(r.memory.capacity > 0 && r.memory.total() > r.memory.capacity);
+    r.assumptions = plan.assumptions;
+    return r;
+}
+
+}  // namespace
+
+SimResult analytic_simulate(const models::ModelConfig& model,
+                            const Hardware& hw,
+                            const Deployment& dep,
+                            const Workload& wl,
+                            const AnalyticOptions& options) {
+    const std::vector<int> counts = detail::micro_batch_candidates(dep, wl);
+    std::optional<SimResult> best;
+    std::optional<double> other_ms;
+    for (int count : counts) {
+        Deployment d = dep;
+        d.micro_batches = count;
+        const Plan plan = detail::build_plan(model, hw, d, wl, SimOptions{},
+                                             options.use_cache ? &cache() : nullptr);
+        SimResult r = schedule(model, hw, dep, wl, plan);
+        if (!best || r.step_time_ps < best->step_time_ps) {
+            if (best) other_ms = best->step_time_ms;
+            best = std::move(r);
+        } else {
+            other_ms = r.step_time_ms;
+        }
+    }
+    best->micro_batches_requested = dep.micro_batches;
+    best->micro_batches_other_step_ms = other_ms;
+    return std::move(*best);
+}
+
+AnalyticCacheStats analytic_cache_stats() {
+    const detail::PlanCache::Stats s = cache().stats();
+    return AnalyticCacheStats{s.shape_hits, s.shape_misses, s.graph_hits, s.graph_misses};
+}
+
+void clear_analytic_cache() {
+    cache().clear();
+}
+
+}  // namespace dssim::sim

@@ -29,3 +29,11 @@ else()
     "sweep_mpi_identity: MPI was not found at configure time; run scripts/setup.sh and reconfigure")
   set_tests_properties(sweep_mpi_identity PROPERTIES LABELS regression WILL_FAIL TRUE)
 endif()
+
+# The five built-in studies run from the CLI; plots are valid SVG; capacity answers fit and meet
+# the SLO (about a minute of CPU: slow tier).
+add_test(NAME sweep_builtin_studies
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sweep_check.sh $<TARGET_FILE:dssim> --builtin
+          ${CMAKE_BINARY_DIR}/sweep-builtin
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(sweep_builtin_studies PROPERTIES LABELS slow TIMEOUT 900)

@@ -6,9 +6,42 @@
 #                                           file byte for byte), MPI stop + MPI --resume ==
 #                                           serial, and MPI failures: exit 2, one line, no
 #                                           outputs, no hang.
+#   sweep_check.sh EXE --builtin OUT        runs the five built-in studies: every SVG is valid
+#                                           XML (xmllint when present, and Python), and every
+#                                           capacity answer fits in HBM and meets the 50 ms SLO.
 set -euo pipefail
 exe=$1; study=$2; out=$3; mpiexec=${4:-}
 rm -rf "$out"; mkdir -p "$out"
+
+if [[ "$study" == "--builtin" ]]; then
+  for s in chips-head-to-head ascend-910c-what-if h800-h20-h100-decode fp8-vs-bf16-vs-int8 capacity; do
+    "$exe" sweep --study "$s" --out "$out/$s" --threads 2 >/dev/null
+    grep -q "^## Answer" "$out/$s/summary.md"
+  done
+  if command -v xmllint >/dev/null; then xmllint --noout "$out"/*/*.svg; fi
+  python3 - "$out" <<'PY'
+import sys, glob, re, xml.etree.ElementTree as ET
+files = glob.glob(sys.argv[1] + "/*/*.svg")
+assert len(files) >= 5 * 3, files
+for f in files:
+    root = ET.parse(f).getroot()
+    assert root.tag.endswith("svg"), f
+    assert len(root.findall(".//{http://www.w3.org/2000/svg}text")) > 3, f
+# capacity: | device | context | fewest | batch | tok/s | TPOT | memory GB | HBM GB | fewer |
+rows = 0
+for line in open(sys.argv[1] + "/capacity/summary.md"):
+    c = [x.strip() for x in line.strip().strip("|").split("|")]
+    if len(c) != 9 or not re.match(r"^\d+( or fewer)?$", c[2]):
+        continue
+    rows += 1
+    assert float(c[5]) <= 50, line
+    assert float(c[6]) <= float(c[7]), line
+    assert "fit" in c[8] or "SLO" in c[8], line  # one step fewer fails for a stated reason
+assert rows >= 20, rows
+PY
+  echo "built-in studies OK"
+  exit 0
+fi
 outputs() { (cd "$1" && ls | sort); }
 same_dirs() {  # every file of $1 exists in $2 with the same bytes, and no extra file
   [[ "$(outputs "$1")" == "$(outputs "$2")" ]] || { echo "file lists differ: $1 $2"; exit 1; }

@@ -3,12 +3,16 @@
 // and the KV cache. Not a public interface.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -44,22 +48,43 @@ struct Weight {
 // tensors, checking dtype and shape once; thread-safe.
 class WeightStore {
   public:
-    WeightStore(const models::ModelConfig& config, const models::Checkpoint& checkpoint)
-        : config_(config), ckpt_(checkpoint) {}
+    WeightStore(const models::ModelConfig& config, const models::Checkpoint& checkpoint);
+    ~WeightStore();
+    WeightStore(const WeightStore&) = delete;
+    WeightStore& operator=(const WeightStore&) = delete;
     // `param` in the graph scheme; `dtype`/`shape` expected (from the op's WeightRef).
     const Weight& get(const std::string& param, DType dtype, const std::vector<int64_t>& shape);
+    // Like get(), but returns nullptr instead of throwing (for read-ahead of weights whose
+    // errors must surface only when the op that uses them runs).
+    const Weight* try_get(const std::string& param,
+                          DType dtype,
+                          const std::vector<int64_t>& shape) noexcept;
     // Tells the kernel the mapped pages of every resolved weight are not needed now (streaming:
     // keeps the resident set to the weights of the op being executed).
     void release_pages(const Weight& w) const;
+    // Asks a helper thread to read the weight's pages ahead of use (madvise MADV_WILLNEED:
+    // the kernel starts reading them into the page cache; the calling thread never waits, so
+    // disk reads of the next weights overlap the current op's compute). Pages already
+    // cached cost one madvise call. Disabled with DSSIM_PREFETCH=off (for measurements).
+    void prefetch(const Weight& w);
     void set_streaming(bool on) { streaming_ = on; }
     [[nodiscard]] bool streaming() const { return streaming_; }
 
   private:
+    void prefetch_loop();
+
     const models::ModelConfig& config_;
     const models::Checkpoint& ckpt_;
     std::mutex mutex_;
     std::unordered_map<std::string, std::unique_ptr<Weight>> cache_;
     bool streaming_ = true;
+    // Read-ahead queue served by prefetch_thread_ (started on first use).
+    bool prefetch_on_ = true;
+    std::mutex prefetch_mutex_;
+    std::condition_variable prefetch_cv_;
+    std::deque<std::span<const std::byte>> prefetch_queue_;
+    bool prefetch_stop_ = false;
+    std::thread prefetch_thread_;
 };
 
 enum class ActFormat : uint8_t { Bf16, Fp8 };
@@ -73,14 +98,20 @@ struct LinearInput {
 };
 
 // y[m, n] BF16 = x[m, k] . W[n, k]^T with W BF16 or FP8 (+ block scales). BF16 input with an
-// FP8 weight: each 128-row block of W is dequantised (weight_dequant: bf16(f32(q) * s)) into a
-// per-thread buffer just before its GEMM (the demo's weight_dequant + F.linear, streamed).
-// FP8 input: fp8_gemm with the demo's Triton promotion order. Output columns are split into
-// 128-wide blocks over `threads`; every element is one sequential FP32 reduction, so the result
-// does not depend on the thread count or on how rows are grouped.
+// FP8 weight: kernels::gemm_dequant (the demo's weight_dequant + F.linear; the BF16 weight is
+// formed while packing or decoding a row, never stored). FP8 input: fp8_gemm with the demo's
+// Triton promotion order. One kernel call over all N columns, which the kernels split over
+// `threads` (small-M rows take their decode path); every element is one sequential FP32
+// reduction, so the result does not depend on the thread count or on how rows are grouped.
 void linear(const LinearInput& x, size_t m, const Weight& w, uint16_t* y, int threads);
 
-// The dequantised BF16 [rows, cols] copy of a weight (BF16 weights are copied).
-std::vector<uint16_t> dequantize(const Weight& w, int threads);
+// Rows [row0, row0 + count) of a weight as BF16 [count, cols]: a pointer into the mapping for
+// BF16 weights; FP8 weights are dequantised into `buf` (weight_dequant of the 128-row blocks
+// covering the rows; the dequantisation is elementwise, so the bits equal the same rows of a
+// whole-tensor weight_dequant).
+const uint16_t* weight_rows_bf16(const Weight& w,
+                                 size_t row0,
+                                 size_t count,
+                                 std::vector<uint16_t>& buf);
 
 }  // namespace dssim::reference::detail

@@ -182,6 +182,12 @@ struct Runtime::Impl {
 
 namespace {
 
+// Bytes of routed-expert weights read ahead of the expert being multiplied (a few experts of
+// a full-width model: enough to keep the disk busy during one expert's compute, small against
+// the page cache, so a streamed model larger than memory does not evict what it is about to
+// use).
+constexpr size_t kExpertReadAhead = size_t{64} << 20;
+
 // Executes the ops of one step's graph.
 class StepExecutor {
   public:
@@ -220,12 +226,13 @@ class StepExecutor {
                 ++uses_[in.name];
             if (ends_with(op.name, ".weighted_sum")) ++uses_[gate_indices_name(op)];
         }
-        for (auto v : order) {
-            const Op& op = dag[v];
+        for (size_t i = 0; i < order.size(); ++i) {
+            const Op& op = dag[order[i]];
             if (skipped(op)) {
                 pass_through(op);
                 continue;
             }
+            prefetch_after(order, i);
             execute(op);
             emit(op);
             for (const auto& in : op.inputs)
@@ -235,6 +242,23 @@ class StepExecutor {
     }
 
   private:
+    // Starts reading the weights of the next executed op that has (non-expert) weights while
+    // op `i` runs. Resolution errors are left for that op to report.
+    void prefetch_after(const std::vector<models::OpVertex>& order, size_t i) {
+        const auto& dag = graph_.dag();
+        for (size_t j = std::max(i + 1, prefetched_); j < order.size(); ++j) {
+            const Op& next = dag[order[j]];
+            if (skipped(next) || next.weights.empty() || next.kind == OpKind::GroupedGemm) continue;
+            prefetched_ = j + 1;
+            for (const auto& ref : next.weights) {
+                if (const Weight* w = rt_.weights->try_get(ref.name, ref.dtype, ref.shape))
+                    rt_.weights->prefetch(*w);
+            }
+            return;
+        }
+        prefetched_ = order.size();
+    }
+
     static std::string gate_indices_name(const Op& op) {
         // weighted_sum reads "<moe>.gate.weights"; the expert order comes from the indices.
         const std::string& w = op.inputs.at(1).name;
@@ -427,15 +451,16 @@ class StepExecutor {
         const auto dv = static_cast<size_t>(c_.v_head_dim),
                    r = static_cast<size_t>(c_.kv_lora_rank);
         const size_t t = qv.rows();
-        const std::vector<uint16_t> wkv = detail::dequantize(w, threads_);  // [nh*(dn+dv), r]
-        rt_.weights->release_pages(w);
         Tensor& y =
             output(op, 0, DType::BF16,
                    {static_cast<int64_t>(t), static_cast<int64_t>(nh), static_cast<int64_t>(r)});
+        // Each head dequantises only its own W_UK rows (elementwise, so the same bits as a
+        // whole-tensor dequantisation, without a [nh*(dn+dv), r] BF16 copy per call).
         parallel_for(nh, threads_, [&](size_t h0, size_t h1) {
-            std::vector<uint16_t> wt(r * dn), q(t * dn), out(t * r);
+            std::vector<uint16_t> buf, wt(r * dn), q(t * dn), out(t * r);
             for (size_t h = h0; h < h1; ++h) {
-                const uint16_t* uk = wkv.data() + h * (dn + dv) * r;  // [dn, r]
+                const uint16_t* uk =
+                    detail::weight_rows_bf16(w, h * (dn + dv), dn, buf);  // [dn, r]
                 for (size_t d = 0; d < dn; ++d)
                     for (size_t c = 0; c < r; ++c)
                         wt[c * dn + d] = uk[d * r + c];
@@ -452,6 +477,7 @@ class StepExecutor {
                 }
             }
         });
+        rt_.weights->release_pages(w);
     }
 
     // Absorbed MLA output: o [t, h, r] x W_UV[h] ([dv, r]) -> [t, h * dv], reduction over r.
@@ -463,26 +489,34 @@ class StepExecutor {
         const auto dv = static_cast<size_t>(c_.v_head_dim),
                    r = static_cast<size_t>(c_.kv_lora_rank);
         const size_t t = o.rows();
-        const std::vector<uint16_t> wkv = detail::dequantize(w, threads_);
-        rt_.weights->release_pages(w);
         Tensor& y =
             output(op, 0, DType::BF16, {static_cast<int64_t>(t), static_cast<int64_t>(nh * dv)});
+        const auto b = kernels::kFp8Block;
         parallel_for(nh, threads_, [&](size_t h0, size_t h1) {
-            std::vector<uint16_t> x(t * r), out(t * dv);
+            std::vector<uint16_t> buf, x(t * r), out(t * dv);
             for (size_t h = h0; h < h1; ++h) {
-                const uint16_t* uv = wkv.data() + (h * (dn + dv) + dn) * r;  // [dv, r]
+                const size_t row0 = h * (dn + dv) + dn;  // W_UV[h]: [dv, r]
                 for (size_t i = 0; i < t; ++i) {
                     std::memcpy(x.data() + i * r, o.as<uint16_t>() + (i * nh + h) * r,
                                 r * sizeof(uint16_t));
                 }
-                kernels::gemm(x.data(), DType::BF16, uv, DType::BF16, out.data(), DType::BF16, t,
-                              dv, r, 1);
+                if (w.dtype == DType::F8E4M3 && row0 % b == 0) {
+                    // Dequantised while packing (gemm_dequant == weight_dequant + gemm).
+                    kernels::gemm_dequant(x.data(), DType::BF16, w.fp8() + row0 * r,
+                                          w.scale + row0 / b * static_cast<size_t>(w.scale_cols),
+                                          out.data(), DType::BF16, t, dv, r, 1);
+                } else {
+                    const uint16_t* uv = detail::weight_rows_bf16(w, row0, dv, buf);
+                    kernels::gemm(x.data(), DType::BF16, uv, DType::BF16, out.data(), DType::BF16,
+                                  t, dv, r, 1);
+                }
                 for (size_t i = 0; i < t; ++i) {
                     std::memcpy(y.as<uint16_t>() + i * nh * dv + h * dv, out.data() + i * dv,
                                 dv * sizeof(uint16_t));
                 }
             }
         });
+        rt_.weights->release_pages(w);
     }
 
     // RoPE of the rope part of each head: the last `rope` elements of every head slot.
@@ -546,12 +580,38 @@ class StepExecutor {
             const int32_t e = idx.as<int32_t>()[p];
             members.at(static_cast<size_t>(e)).push_back(p);
         }
+        std::vector<size_t> used;  // experts with rows, ascending
+        for (size_t e = 0; e < members.size(); ++e) {
+            if (!members[e].empty()) used.push_back(e);
+        }
+        auto expert_weight = [&](size_t e, bool checked) -> const Weight* {
+            const std::string name = models::expert_param_name(ref.name, static_cast<int64_t>(e));
+            if (!checked) return rt_.weights->try_get(name, ref.dtype, ref.shape);
+            return &rt_.weights->get(name, ref.dtype, ref.shape);
+        };
+        // Read-ahead window: the next experts' weights, up to kExpertReadAhead bytes beyond the
+        // one being multiplied, are requested while it runs (cold pages come from disk in
+        // parallel with the compute; see docs/reference-runtime.md).
+        size_t ahead = 0;
+        std::vector<size_t> ahead_bytes;
+        auto read_ahead = [&](size_t u) {
+            while (ahead < used.size() &&
+                   (ahead <= u || ahead_bytes.empty() ||
+                    ahead_bytes.back() - ahead_bytes[u] < kExpertReadAhead)) {
+                const Weight* w = expert_weight(used[ahead], false);
+                if (w != nullptr) rt_.weights->prefetch(*w);
+                const size_t b = w != nullptr ? w->mapped.size() : 0;
+                ahead_bytes.push_back((ahead_bytes.empty() ? 0 : ahead_bytes.back()) + b);
+                ++ahead;
+            }
+        };
         std::vector<std::byte> xg;
         std::vector<float> sg;
         std::vector<uint16_t> yg;
-        for (size_t e = 0; e < members.size(); ++e) {
+        for (size_t u = 0; u < used.size(); ++u) {
+            const size_t e = used[u];
             const auto& ps = members[e];
-            if (ps.empty()) continue;
+            read_ahead(u);
             const size_t m = ps.size();
             xg.resize(m * kd * xb);
             if (scale) sg.resize(m * sw);
@@ -562,9 +622,7 @@ class StepExecutor {
                     std::memcpy(sg.data() + i * sw, scale->as<float>() + src * sw,
                                 sw * sizeof(float));
             }
-            models::WeightRef one = ref;
-            one.name = models::expert_param_name(ref.name, static_cast<int64_t>(e));
-            const Weight& w = rt_.weight(one);
+            const Weight& w = *expert_weight(e, true);
             LinearInput in;
             if (scale) {
                 in.format = ActFormat::Fp8;
@@ -689,6 +747,7 @@ class StepExecutor {
     std::unordered_map<std::string, Tensor> env_;
     std::unordered_map<std::string, int> uses_;
     std::vector<std::string> gathered_;
+    size_t prefetched_ = 0;  // ops before this index of the order had their weights prefetched
 
   public:
     double temperature = 0;

@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "dssim/base/error.h"
-#include "dssim/base/parallel.h"
 #include "dssim/kernels/gemm.h"
 #include "dssim/kernels/quant.h"
 #include "internal.h"
@@ -43,7 +46,70 @@ models::TensorView checked_view(const models::Checkpoint& ckpt,
     return ckpt.tensor(name);
 }
 
+// The whole pages inside [p, p + size) (madvise works on pages; the partial pages at the ends
+// belong to neighbouring tensors too).
+std::pair<uintptr_t, uintptr_t> inner_pages(const std::byte* p, size_t size) {
+    static const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    auto begin = reinterpret_cast<uintptr_t>(p);
+    auto end = begin + size;
+    begin = (begin + page - 1) / page * page;
+    end = end / page * page;
+    return {begin, std::max(begin, end)};
+}
+
 }  // namespace
+
+WeightStore::WeightStore(const models::ModelConfig& config, const models::Checkpoint& checkpoint)
+    : config_(config), ckpt_(checkpoint) {
+    const char* env = std::getenv("DSSIM_PREFETCH");
+    prefetch_on_ = env == nullptr || std::string_view(env) != "off";
+}
+
+WeightStore::~WeightStore() {
+    {
+        std::lock_guard<std::mutex> lock(prefetch_mutex_);
+        prefetch_stop_ = true;
+        prefetch_queue_.clear();
+    }
+    prefetch_cv_.notify_all();
+    if (prefetch_thread_.joinable()) prefetch_thread_.join();
+}
+
+void WeightStore::prefetch(const Weight& w) {
+    if (!prefetch_on_ || w.mapped.empty() || !w.owned.empty()) return;
+    {
+        std::lock_guard<std::mutex> lock(prefetch_mutex_);
+        if (!prefetch_thread_.joinable())
+            prefetch_thread_ = std::thread([this] { prefetch_loop(); });
+        prefetch_queue_.push_back(w.mapped);
+    }
+    prefetch_cv_.notify_one();
+}
+
+void WeightStore::prefetch_loop() {
+    std::unique_lock<std::mutex> lock(prefetch_mutex_);
+    for (;;) {
+        prefetch_cv_.wait(lock, [this] { return prefetch_stop_ || !prefetch_queue_.empty(); });
+        if (prefetch_stop_) return;
+        const std::span<const std::byte> r = prefetch_queue_.front();
+        prefetch_queue_.pop_front();
+        lock.unlock();
+        const auto [begin, end] = inner_pages(r.data(), r.size());
+        // Advice only: an error (e.g. an old kernel) just means no read-ahead.
+        if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_WILLNEED);
+        lock.lock();
+    }
+}
+
+const Weight* WeightStore::try_get(const std::string& param,
+                                   DType dtype,
+                                   const std::vector<int64_t>& shape) noexcept {
+    try {
+        return &get(param, dtype, shape);
+    } catch (...) {
+        return nullptr;
+    }
+}
 
 const Weight& WeightStore::get(const std::string& param,
                                DType dtype,
@@ -93,11 +159,7 @@ const Weight& WeightStore::get(const std::string& param,
 
 void WeightStore::release_pages(const Weight& w) const {
     if (!streaming_ || w.mapped.empty() || !w.owned.empty()) return;
-    static const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    auto begin = reinterpret_cast<uintptr_t>(w.mapped.data());
-    auto end = begin + w.mapped.size();
-    begin = (begin + page - 1) / page * page;  // only whole pages of this tensor
-    end = end / page * page;
+    const auto [begin, end] = inner_pages(w.mapped.data(), w.mapped.size());
     if (end > begin) {
         // The mapping is read-only and private: dropping the pages only unmaps them from this
         // process (the page cache keeps them); a later access faults them back in.
@@ -105,60 +167,43 @@ void WeightStore::release_pages(const Weight& w) const {
     }
 }
 
-namespace {
-constexpr size_t kBlock = kernels::kFp8Block;
-}
-
 void linear(const LinearInput& x, size_t m, const Weight& w, uint16_t* y, int threads) {
     const auto n = static_cast<size_t>(w.rows), k = static_cast<size_t>(w.cols);
     if (m == 0) return;
-    const size_t blocks = kernels::ceil_div(n, kBlock);
-    // Column blocks go to threads in contiguous ranges; each range reuses one dequant buffer.
-    parallel_for(blocks, threads, [&](size_t b0, size_t b1) {
-        std::vector<uint16_t> wtile;
-        std::vector<uint16_t> ytile(m * kBlock);
-        for (size_t b = b0; b < b1; ++b) {
-            const size_t n0 = b * kBlock, nb = std::min(kBlock, n - n0);
-            if (x.format == ActFormat::Fp8) {
-                if (w.dtype != DType::F8E4M3) {
-                    throw std::logic_error("linear: FP8 activations with a non-FP8 weight");
-                }
-                kernels::fp8_gemm(x.fp8, x.scale, w.fp8() + n0 * k,
-                                  w.scale + b * static_cast<size_t>(w.scale_cols), ytile.data(),
-                                  DType::BF16, m, nb, k, 1,
-                                  kernels::Fp8Promotion::TritonSequential);
-            } else {
-                const uint16_t* wb = nullptr;
-                if (w.dtype == DType::F8E4M3) {
-                    wtile.resize(kBlock * k);
-                    kernels::weight_dequant(w.fp8() + n0 * k,
-                                            w.scale + b * static_cast<size_t>(w.scale_cols),
-                                            wtile.data(), nb, k, 1);
-                    wb = wtile.data();
-                } else {
-                    wb = w.bf16() + n0 * k;
-                }
-                kernels::gemm(x.bf16, DType::BF16, wb, DType::BF16, ytile.data(), DType::BF16, m,
-                              nb, k, 1);
-            }
-            for (size_t i = 0; i < m; ++i) {
-                std::memcpy(y + i * n + n0, ytile.data() + i * nb, nb * sizeof(uint16_t));
-            }
+    // One kernel call over all of N: the kernels split the output columns over the threads
+    // themselves and pick the small-M (decode) path for few rows. Every output element is one
+    // sequential reduction either way, so the bits equal the former per-128-row-block calls.
+    if (x.format == ActFormat::Fp8) {
+        if (w.dtype != DType::F8E4M3) {
+            throw std::logic_error("linear: FP8 activations with a non-FP8 weight");
         }
-    });
+        kernels::fp8_gemm(x.fp8, x.scale, w.fp8(), w.scale, y, DType::BF16, m, n, k, threads,
+                          kernels::Fp8Promotion::TritonSequential);
+    } else if (w.dtype == DType::F8E4M3) {
+        kernels::gemm_dequant(x.bf16, DType::BF16, w.fp8(), w.scale, y, DType::BF16, m, n, k,
+                              threads);
+    } else {
+        kernels::gemm(x.bf16, DType::BF16, w.bf16(), DType::BF16, y, DType::BF16, m, n, k, threads);
+    }
 }
 
-std::vector<uint16_t> dequantize(const Weight& w, int threads) {
-    const auto n = static_cast<size_t>(w.rows), k = static_cast<size_t>(w.cols);
-    std::vector<uint16_t> out(n * k);
-    if (w.dtype == DType::F8E4M3) {
-        kernels::weight_dequant(w.fp8(), w.scale, out.data(), n, k, threads);
-    } else if (w.dtype == DType::BF16) {
-        std::memcpy(out.data(), w.data, n * k * sizeof(uint16_t));
-    } else {
-        throw std::logic_error("dequantize: unsupported weight dtype");
-    }
-    return out;
+const uint16_t* weight_rows_bf16(const Weight& w,
+                                 size_t row0,
+                                 size_t count,
+                                 std::vector<uint16_t>& buf) {
+    const auto k = static_cast<size_t>(w.cols);
+    if (w.dtype == DType::BF16) return w.bf16() + row0 * k;
+    if (w.dtype != DType::F8E4M3) throw std::logic_error("weight_rows_bf16: unsupported dtype");
+    // Whole 128-row scale blocks, so each block's scale row lines up with weight_dequant's.
+    const size_t b0 = row0 / kernels::kFp8Block * kernels::kFp8Block;
+    const size_t b1 =
+        std::min(static_cast<size_t>(w.rows),
+                 kernels::ceil_div(row0 + count, kernels::kFp8Block) * kernels::kFp8Block);
+    buf.resize((b1 - b0) * k);
+    kernels::weight_dequant(w.fp8() + b0 * k,
+                            w.scale + b0 / kernels::kFp8Block * static_cast<size_t>(w.scale_cols),
+                            buf.data(), b1 - b0, k, 1);
+    return buf.data() + (row0 - b0) * k;
 }
 
 }  // namespace dssim::reference::detail

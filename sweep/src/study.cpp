@@ -87,7 +87,7 @@ void apply(PointSpec& p,
             return;
         }
         const int64_t x = as_int(v, file, f);
-        if (x < 0 || (x == 0 && rest != "dp" && rest != "ep"))
+        if (x < 0 || (x == 0 && rest != "dp" && rest != "ep" && rest != "micro_batches"))
             throw_input_error(file, f, "must be positive");
         auto& d = p.deployment;
         if (rest == "devices")
@@ -102,7 +102,8 @@ void apply(PointSpec& p,
             p.workload.batch = x;
             p.batch_candidates.clear();
         } else if (rest == "micro_batches") {
-            if (x != 1 && x != 2) throw_input_error(file, f, "must be 1 or 2");
+            // 0: the simulator runs 1 and 2 and keeps the faster (its default).
+            if (x > 2) throw_input_error(file, f, "must be 0 (auto), 1 or 2");
             d.micro_batches = static_cast<int>(x);
         } else if (rest == "redundant_experts")
             d.redundant_experts = x;

@@ -152,6 +152,8 @@ TEST_CASE("study: every field is read") {
     CHECK(p.deployment.tp == 2);
     CHECK(p.deployment.dp == 4);
     CHECK(p.deployment.micro_batches == 1);
+    CHECK(parse(kSmall).points[0].deployment.micro_batches == 0);  // auto by default
+    CHECK(error_of(kSmall, "\"batch\": 8", "\"batch\": 8, \"micro_batches\": 0") == "");
     CHECK(p.deployment.redundant_experts == 32);
     CHECK(p.workload.batch == 3);
     CHECK(p.batch_candidates == std::vector<int64_t>{1, 2, 4});

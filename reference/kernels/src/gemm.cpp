@@ -559,32 +559,32 @@ void compute_group_fused(const SmallProblem& pb, size_t n0, SmallScratch& s) {
         s.tab_row_block = kUnitTables;
     }
     const size_t table_step = dequant ? kE4m3TableBytes : 0;
-    const size_t blocks = ceil_div(rows, kE4m3FusedRows);
-    // Rows of a ragged block past the end of N repeat the block's first row; their lanes are
-    // never stored.
-    auto call = [&](size_t b, size_t k0, size_t kc, float* acc) {
-        const uint8_t* wr[kE4m3FusedRows];
-        for (size_t j = 0; j < kE4m3FusedRows; ++j) {
-            const size_t r = b * kE4m3FusedRows + j;
-            wr[j] = q + (n0 + (r < rows ? r : b * kE4m3FusedRows)) * pb.k + k0;
-        }
+    // Rows of a ragged group past the end of N repeat the first row of their 16-row block;
+    // their lanes are never stored.
+    const uint8_t* wr[kGemvRows];
+    for (size_t j = 0; j < kGemvRows; ++j) {
+        const size_t first = j - j % kE4m3FusedRows;
+        wr[j] = q + (n0 + (j < rows ? j : std::min(first, rows - 1))) * pb.k;
+    }
+    auto call = [&](size_t k0, size_t kc, float* acc) {
         const uint8_t* t = tables + (dequant ? (k0 / kFp8Block) * kE4m3TableBytes : 0);
         for (size_t m0 = 0; m0 < pb.m; m0 += kE4m3FusedMaxMr) {
             const size_t mr = std::min(kE4m3FusedMaxMr, pb.m - m0);
-            fk.gemv[mr - 1](wr, kc, pb.x + m0 * pb.k + k0, pb.k, t, table_step,
-                            acc + m0 * kGemvRows + b * kE4m3FusedRows, kGemvRows);
+            const auto& e = fk.gemv[mr - 1];
+            for (size_t r0 = 0; r0 < rows; r0 += e.rows) {
+                const uint8_t* w[kGemvRows];
+                for (size_t j = 0; j < e.rows; ++j)
+                    w[j] = wr[r0 + j] + k0;
+                e.fn(w, kc, pb.x + m0 * pb.k + k0, pb.k, t, table_step, acc + m0 * kGemvRows + r0,
+                     kGemvRows);
+            }
         }
     };
-    if (pb.fp8 == nullptr) {
-        for (size_t b = 0; b < blocks; ++b)
-            call(b, 0, pb.k, s.acc.data());
-        return;
-    }
+    if (pb.fp8 == nullptr) return call(0, pb.k, s.acc.data());
     for (size_t k0 = 0; k0 < pb.k; k0 += kFp8Block) {
         const size_t kc = std::min(kFp8Block, pb.k - k0);
         std::fill(s.partial.begin(), s.partial.end(), 0.0f);
-        for (size_t b = 0; b < blocks; ++b)
-            call(b, k0, kc, s.partial.data());
+        call(k0, kc, s.partial.data());
         promote_block(pb, k0 / kFp8Block, row_block, s);
     }
 }

@@ -90,8 +90,8 @@ inline constexpr size_t kE4m3FusedMaxMr = 16;
 inline constexpr size_t kE4m3TableBlock = 128;
 inline constexpr size_t kE4m3TableBytes = 256;
 
-// For the 16 rows w[0..15] (each pointing at its first code of the call; rows of a ragged block
-// may repeat) and mr rows of x (row i at x + i*ldx, FP32):
+// For the 16 or 32 rows w[0..rows-1] (each pointing at its first code of the call; rows of a
+// ragged block may repeat) and mr rows of x (row i at x + i*ldx, FP32):
 //   for p in 0..kc-1 (ascending):
 //     acc[i*ldacc + j] = acc[i*ldacc + j] + x[i*ldx + p] * f32(T_p(w[j][p]))
 // where T_p is the table at tables + (p / 128) * table_step (table_step 0: one table).
@@ -110,7 +110,11 @@ using BuildE4m3TablesFn = void (*)(const float* scales,
                                    uint8_t* out);
 
 struct E4m3FusedKernels {
-    GemvE4m3Fn gemv[kE4m3FusedMaxMr];  // index mr - 1
+    struct Entry {
+        GemvE4m3Fn fn;
+        size_t rows;  // rows of W per call (16 or 32): w[0 .. rows-1], acc lanes [0, rows)
+    };
+    Entry gemv[kE4m3FusedMaxMr];  // index mr - 1
     BuildE4m3TablesFn build_tables;
     const char* name;
 };

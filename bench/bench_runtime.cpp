@@ -4,10 +4,15 @@
 //   decode (batch 1): bytes of weights touched per second  vs  a STREAM-like copy bandwidth
 //   prefill (512 tokens): layer FLOP/s                       vs  the kernels' BF16 GEMM FLOP/s
 //   streaming: peak RSS of a streamed prefill + decode
+// Each figure is reported on warm weights (pages cached and mapped) and cold beside it (first
+// run of a fresh Runtime; with --cold the checkpoint's pages are first dropped from the page
+// cache, so the cold run reads from disk). A per-op time breakdown of the layer follows.
 // Usage: bench_runtime --checkpoint DIR [--layer 3] [--threads N] [--prefill 512]
-//                      [--decode-steps 4] [--phases stream,decode,prefill]
+//                      [--decode-steps 4] [--phases stream,decode,prefill] [--cold 1]
 // Results and how to rerun: bench/README.md ("Runtime").
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +24,7 @@
 
 #include "dssim/base/parallel.h"
 #include "dssim/kernels/gemm.h"
+#include "dssim/models/model_config.h"
 #include "dssim/models/op_graph.h"
 #include "dssim/models/safetensors.h"
 #include "dssim/reference.h"
@@ -32,17 +38,20 @@ double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Records when the first op of the step after `from` finished and when `to` finished.
+// Records when `from` and `to` finished (per step), the gate's expert choice, and the end time
+// of every op output in order (for the per-op breakdown).
 class TimingSink : public reference::TensorSink {
   public:
     TimingSink(std::string from, std::string to) : from_(std::move(from)), to_(std::move(to)) {}
     [[nodiscard]] bool wants(std::string_view name) const override {
         auto* self = const_cast<TimingSink*>(this);
+        const auto now = Clock::now();
         const size_t slash = name.find('/');
         const std::string step(name.substr(0, slash));
         const std::string_view t = name.substr(slash + 1);
-        if (t == from_) self->start[step] = Clock::now();
-        if (t == to_) self->end[step] = Clock::now();
+        if (t == from_) self->start[step] = now;
+        if (t == to_) self->end[step] = now;
+        self->events.emplace_back(std::string(name), now);
         return t.ends_with(".moe.gate.indices");
     }
     void on_tensor(const reference::TensorView& v) override {
@@ -53,12 +62,77 @@ class TimingSink : public reference::TensorSink {
         const std::string step(v.name.substr(0, v.name.find('/')));
         experts[step].assign(p, p + n);
     }
+    // Seconds per op output of `step` between `from` and `to` (an op's time is charged to its
+    // first output; later outputs of the same op get ~0), keyed by the tensor name.
+    [[nodiscard]] std::vector<std::pair<std::string, double>> op_times(
+        const std::string& step) const {
+        std::vector<std::pair<std::string, double>> out;
+        bool in = false;
+        for (size_t i = 0; i < events.size(); ++i) {
+            const std::string& n = events[i].first;
+            if (n.rfind(step + "/", 0) != 0) continue;
+            const std::string t = n.substr(step.size() + 1);
+            if (t == from_) {
+                in = true;
+                continue;
+            }
+            if (!in) continue;
+            out.emplace_back(
+                t, std::chrono::duration<double>(events[i].second - events[i - 1].second).count());
+            if (t == to_) break;
+        }
+        return out;
+    }
     std::map<std::string, Clock::time_point> start, end;
     std::map<std::string, std::vector<int32_t>> experts;
+    std::vector<std::pair<std::string, Clock::time_point>> events;
 
   private:
     std::string from_, to_;
 };
+
+// Category of an op output of the layer for the breakdown.
+std::string category(const std::string& tensor) {
+    auto has = [&](const char* s) { return tensor.find(s) != std::string::npos; };
+    if (has(".attn.attention") || has(".attn.core") || has(".attn.mla")) return "attention core";
+    if (has(".attn.wkv_b")) return "attention wkv_b (absorbed)";
+    if (has(".attn.")) return "attention projections + norms + rope";
+    if (has(".moe.gate")) return "gate";
+    if (has(".moe.shared")) return "shared expert";
+    if (has(".moe.experts")) return "routed experts";
+    return "norms, residuals, other";
+}
+
+void print_breakdown(const char* what, const std::vector<std::pair<std::string, double>>& ops) {
+    std::map<std::string, double> cat;
+    double total = 0;
+    for (const auto& [n, t] : ops) {
+        cat[category(n)] += t;
+        total += t;
+    }
+    std::printf("  %s breakdown (%.3f s):", what, total);
+    for (const auto& [c, t] : cat)
+        std::printf(" %s %.1f%%;", c.c_str(), 100.0 * t / total);
+    std::printf("\n");
+    std::vector<std::pair<std::string, double>> top = ops;
+    std::sort(top.begin(), top.end(),
+              [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::printf("  slowest ops:");
+    for (size_t i = 0; i < std::min<size_t>(8, top.size()); ++i)
+        std::printf(" %s %.1f ms;", top[i].first.c_str(), top[i].second * 1e3);
+    std::printf("\n");
+}
+
+// Drops the checkpoint's pages from the page cache (only pages no process has mapped), so the
+// next run reads them from disk.
+void evict_checkpoint(const models::Checkpoint& ck) {
+    for (const auto& shard : ck.shards()) {
+        const int fd = ::open(shard->path().c_str(), O_RDONLY);
+        if (fd < 0) continue;
+        ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        ::close(fd);
+    }
+}
 
 double stream_copy_bandwidth(int threads) {
     const size_t bytes = size_t{512} << 20;
@@ -98,6 +172,8 @@ long peak_rss_kib() {
 int main(int argc, char** argv) {
     std::string dir;
     int64_t layer = 3, prefill = 512, steps = 4;
+    bool cold = false;
+    std::string stream_layers;  // "A-B"; default: the benchmarked layer only
     int threads = hardware_threads();
     std::string phases = "stream,decode,prefill";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -112,6 +188,12 @@ int main(int argc, char** argv) {
             prefill = std::stoll(v);
         else if (o == "--decode-steps")
             steps = std::stoll(v);
+        else if (o == "--phases")
+            phases = v;
+        else if (o == "--stream-layers")
+            stream_layers = v;
+        else if (o == "--cold")
+            cold = v != "0";
     }
     if (dir.empty()) {
         std::fprintf(stderr, "usage: bench_runtime --checkpoint DIR [--layer 3] [--threads N]\n");
@@ -119,28 +201,43 @@ int main(int argc, char** argv) {
     }
     try {
         const std::string pre = "layers." + std::to_string(layer);
+        const models::ModelConfig c =
+            models::load_model_config(std::filesystem::path(dir) / "config.json");
         std::vector<int64_t> prompt(static_cast<size_t>(prefill));
         for (size_t i = 0; i < prompt.size(); ++i)
-            prompt[i] = static_cast<int64_t>((i * 7919 + 13) % 129280);
+            prompt[i] = static_cast<int64_t>((i * 7919 + 13) % static_cast<size_t>(c.vocab_size));
 
         reference::RuntimeOptions ro;
         ro.threads = threads;
         ro.only_layers = std::make_pair(layer, layer);
 
         auto want = [&](const char* p) { return phases.find(p) != std::string::npos; };
-        // 1. Streaming run first (peak RSS is per process): prefill + decode, weights streamed.
+        // 1. Streaming run first (peak RSS is per process): prefill + decode, weights streamed,
+        // main layers `stream_layers` (e.g. 0-3: a whole 4-layer checkpoint).
         if (want("stream")) {
             ro.stream_weights = true;
+            const auto dash = stream_layers.find('-');
+            ro.only_layers =
+                dash == std::string::npos
+                    ? std::make_pair(layer, layer)
+                    : std::make_pair(
+                          static_cast<int64_t>(std::stoll(stream_layers.substr(0, dash))),
+                          static_cast<int64_t>(std::stoll(stream_layers.substr(dash + 1))));
             reference::Runtime rt(dir, ro);
             reference::GenerateOptions go;
-            go.max_new_tokens = 2;
+            go.max_new_tokens = steps;
+            TimingSink sink("embed", "norm");
             auto t0 = Clock::now();
-            rt.generate({prompt}, go);
+            rt.generate({prompt}, go, &sink);
             std::printf(
-                "streaming run (prefill %lld + 2 decode steps, whole model incl. embedding "
-                "and head): %.2f s, peak RSS %.2f GiB\n",
-                static_cast<long long>(prefill), seconds_since(t0),
+                "streaming run (layers %lld-%lld, prefill %lld + %lld decode steps, embedding and "
+                "head included): %.2f s (prefill layers %.2f s), peak RSS %.2f GiB\n",
+                static_cast<long long>(ro.only_layers->first),
+                static_cast<long long>(ro.only_layers->second), static_cast<long long>(prefill),
+                static_cast<long long>(steps), seconds_since(t0),
+                std::chrono::duration<double>(sink.end["step0"] - sink.start["step0"]).count(),
                 static_cast<double>(peak_rss_kib()) / (1 << 20));
+            ro.only_layers = std::make_pair(layer, layer);
         }
 
         // 2. Machine figures.
@@ -151,10 +248,9 @@ int main(int argc, char** argv) {
             "(%d threads, %s)\n",
             copy_bw / 1e9, gemm / 1e9, threads, kernels::active_simd_path_name());
 
-        // 3. Decode batch 1 (weights kept mapped), then prefill.
+        // 3. Decode batch 1, then prefill, weights kept mapped. Each phase uses a fresh Runtime
+        // whose first run is the cold one (pages faulted in; from disk with --cold).
         ro.stream_weights = false;
-        reference::Runtime rt(dir, ro);
-        const models::ModelConfig& c = rt.config();
         const models::Checkpoint ck = models::Checkpoint::open(dir);
         auto bytes_of = [&](const std::string& prefix) {
             double b = 0;
@@ -169,16 +265,22 @@ int main(int argc, char** argv) {
         const double per_expert = routed / static_cast<double>(c.n_routed_experts);
         // wkv_b is read twice in absorbed decode (W_UK and W_UV halves dequantised separately).
         const double wkv_b = bytes_of(hf + "self_attn.kv_b_proj.");
+        const char* cold_what = cold ? "cold = first run, checkpoint evicted from the page cache"
+                                     : "first run = pages faulted in (from the page cache if "
+                                       "cached)";
         if (want("decode")) {
-            // The same one-token decode `steps` + 1 times: the first run faults the weights in
-            // (from disk if the page cache lost them), the others measure warm weights.
+            if (cold) evict_checkpoint(ck);
+            reference::Runtime rt(dir, ro);
+            // The same one-token decode `steps` + 1 times: run 0 is the cold one, the others
+            // measure warm weights.
             std::vector<double> rates, times;
+            double cold_t = 0, cold_rate = 0;
+            std::vector<std::pair<std::string, double>> cold_ops, warm_ops;
             for (int64_t s = 0; s <= steps; ++s) {
                 TimingSink sink("embed", pre + ".ffn_residual");
                 reference::GenerateOptions go;
                 go.max_new_tokens = 2;
                 rt.generate({{1, 2, 3, 4}}, go, &sink);
-                if (s == 0) continue;
                 const std::string k = "step1";
                 const double t = std::chrono::duration<double>(sink.end[k] - sink.start[k]).count();
                 std::vector<int32_t> e = sink.experts[k];
@@ -186,23 +288,35 @@ int main(int argc, char** argv) {
                 e.erase(std::unique(e.begin(), e.end()), e.end());
                 const double bytes =
                     all_layer - routed + wkv_b + per_expert * static_cast<double>(e.size());
+                if (s == 0) {
+                    // Step 1 of the cold run still touches experts step 0 did not fault in.
+                    cold_t = std::chrono::duration<double>(sink.end["step0"] - sink.start["step0"])
+                                 .count();
+                    cold_rate = bytes / cold_t;
+                    cold_ops = sink.op_times("step0");
+                    continue;
+                }
                 rates.push_back(bytes / t);
                 times.push_back(t);
+                warm_ops = sink.op_times(k);
             }
             std::sort(rates.begin(), rates.end());
             std::sort(times.begin(), times.end());
             const double med = rates[rates.size() / 2];
             std::printf(
-                "decode batch 1, one MoE layer: median %.2f ms/step, %.2f GB/s of weights "
-                "touched = %.1f%% of copy bandwidth (target >= 50%%)\n",
+                "decode batch 1, one MoE layer, warm weights: median %.2f ms/step, %.2f GB/s of "
+                "weights touched = %.1f%% of copy bandwidth (target >= 50%%)\n",
                 times[times.size() / 2] * 1e3, med / 1e9, 100.0 * med / copy_bw);
+            std::printf(
+                "decode batch 1, one MoE layer, cold (%s; prompt of 4 tokens): %.2f ms, %.2f GB/s "
+                "= %.1f%% of copy bandwidth\n",
+                cold_what, cold_t * 1e3, cold_rate / 1e9, 100.0 * cold_rate / copy_bw);
+            print_breakdown("decode warm", warm_ops);
+            print_breakdown("decode cold (prompt step)", cold_ops);
         }
         if (want("prefill")) {
-            TimingSink sink("embed", pre + ".ffn_residual");
-            rt.generate({prompt}, {}, &sink);  // warm-up: faults the weights in
-            rt.generate({prompt}, {}, &sink);
-            const double t =
-                std::chrono::duration<double>(sink.end["step0"] - sink.start["step0"]).count();
+            if (cold) evict_checkpoint(ck);
+            reference::Runtime rt(dir, ro);
             models::StepSpec spec;
             spec.phase = models::Phase::Prefill;
             spec.seq = prefill;
@@ -212,10 +326,27 @@ int main(int argc, char** argv) {
             for (auto v : g.topological_order()) {
                 if (g.op(v).layer == layer) flops += g.op(v).cost.flops;
             }
+            double tt[2] = {0, 0};
+            std::vector<std::pair<std::string, double>> ops[2];
+            for (int run = 0; run < 2; ++run) {
+                TimingSink sink("embed", pre + ".ffn_residual");
+                rt.generate({prompt}, {}, &sink);
+                tt[run] =
+                    std::chrono::duration<double>(sink.end["step0"] - sink.start["step0"]).count();
+                ops[run] = sink.op_times("step0");
+            }
             std::printf(
-                "prefill %lld tokens, one MoE layer: %.2f s, %.2f GFLOP/s = %.1f%% of the "
-                "GEMM throughput (target >= 50%%)\n",
-                static_cast<long long>(prefill), t, flops / t / 1e9, 100.0 * flops / t / gemm);
+                "prefill %lld tokens, one MoE layer, warm weights: %.2f s, %.2f GFLOP/s = %.1f%% "
+                "of the GEMM throughput (target >= 50%%)\n",
+                static_cast<long long>(prefill), tt[1], flops / tt[1] / 1e9,
+                100.0 * flops / tt[1] / gemm);
+            std::printf(
+                "prefill %lld tokens, one MoE layer, cold (%s): %.2f s, %.2f GFLOP/s = "
+                "%.1f%%\n",
+                static_cast<long long>(prefill), cold_what, tt[0], flops / tt[0] / 1e9,
+                100.0 * flops / tt[0] / gemm);
+            print_breakdown("prefill warm", ops[1]);
+            print_breakdown("prefill cold", ops[0]);
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_runtime: %s\n", e.what());

@@ -167,6 +167,19 @@ std::string legend(const Frame& f, const std::vector<std::string>& names) {
     return s;
 }
 
+// Below the legend: what a hollow marker means.
+std::string hollow_note(const Frame& f,
+                        size_t entries,
+                        const std::string& line1,
+                        const std::string& line2) {
+    const double x = f.left + f.pw() + 16;
+    const double y = f.top + 18 * static_cast<double>(entries) + 14;
+    return "<circle cx=\"" + g(x + 6) + "\" cy=\"" + g(y - 4) +
+           "\" r=\"3.5\" fill=\"white\" stroke=\"black\"/>\n<text x=\"" + g(x + 18) + "\" y=\"" +
+           g(y) + "\" font-size=\"10\">" + xml(line1) + "</text>\n<text x=\"" + g(x + 18) +
+           "\" y=\"" + g(y + 12) + "\" font-size=\"10\">" + xml(line2) + "</text>\n";
+}
+
 // Throughput per device against one axis: one series per device (best over the other axes).
 std::string axis_plot(const Study& st, const std::vector<PointResult>& rs, size_t k) {
     const Axis& ax = st.axes[k];
@@ -174,18 +187,21 @@ std::string axis_plot(const Study& st, const std::vector<PointResult>& rs, size_
     for (const auto& r : rs)
         if (std::find(xs.begin(), xs.end(), r.labels[k]) == xs.end()) xs.push_back(r.labels[k]);
     std::vector<std::string> series;
-    std::map<std::pair<std::string, std::string>, double> best;
+    // Best throughput of the points that fit and meet the SLO, and of the others (drawn hollow
+    // where no point of that x qualifies, so infeasible throughput never reads as an answer).
+    std::map<std::pair<std::string, std::string>, double> best, other;
     const bool by_device = ax.param != "device";
     for (const auto& r : rs) {
         if (!r.error.empty()) continue;
         const std::string sname = by_device ? r.device : "best over the other axes";
         if (std::find(series.begin(), series.end(), sname) == series.end()) series.push_back(sname);
-        auto& b = best[{sname, r.labels[k]}];
+        auto& b = (r.meets_slo ? best : other)[{sname, r.labels[k]}];
         b = std::max(b, r.tokens_per_s_per_device);
     }
     double ymax = 0;
-    for (const auto& [key, v] : best)
-        ymax = std::max(ymax, v);
+    for (const auto* m : {&best, &other})
+        for (const auto& [key, v] : *m)
+            ymax = std::max(ymax, v);
     Frame f;
     double top = 1;
     std::string s = svg_open(f, st.name + ": tokens/s per device vs " + ax.param);
@@ -201,12 +217,22 @@ std::string axis_plot(const Study& st, const std::vector<PointResult>& rs, size_
     s += "<text x=\"" + g(f.left + f.pw() / 2) + "\" y=\"" + g(f.h - 10) +
          "\" text-anchor=\"middle\">" + xml(ax.param + (ax.factor ? " (factor)" : "")) +
          "</text>\n";
+    bool hollow = false;
     for (size_t si = 0; si < series.size(); ++si) {
         std::string pts;
         for (size_t i = 0; i < xs.size(); ++i) {
-            auto it = best.find({series[si], xs[i]});
-            if (it == best.end()) continue;
             const double x = f.left + step * (static_cast<double>(i) + 0.5);
+            auto it = best.find({series[si], xs[i]});
+            if (it == best.end()) {
+                auto ot = other.find({series[si], xs[i]});
+                if (ot == other.end()) continue;
+                s += "<circle cx=\"" + g(x) + "\" cy=\"" +
+                     g(f.top + f.ph() * (1 - ot->second / top)) +
+                     "\" r=\"3.5\" fill=\"white\" stroke=\"" + color(si) +
+                     "\" stroke-width=\"1.5\"/>\n";
+                hollow = true;
+                continue;
+            }
             const double y = f.top + f.ph() * (1 - it->second / top);
             pts += g(x) + "," + g(y) + " ";
             s += "<circle cx=\"" + g(x) + "\" cy=\"" + g(y) + "\" r=\"3.5\" fill=\"" + color(si) +
@@ -217,6 +243,7 @@ std::string axis_plot(const Study& st, const std::vector<PointResult>& rs, size_
                  "\" stroke-width=\"2\"/>\n";
     }
     s += legend(f, series);
+    if (hollow) s += hollow_note(f, series.size(), "misses the SLO or", "does not fit");
     return s + "</svg>\n";
 }
 
@@ -252,14 +279,21 @@ std::string pareto_plot(const Study& st, const std::vector<PointResult>& rs) {
              g(f.top + f.ph()) + "\" stroke=\"red\" stroke-dasharray=\"4 3\"/>\n<text x=\"" +
              g(x + 4) + "\" y=\"" + g(f.top + 12) + "\" fill=\"red\">SLO</text>\n";
     }
+    bool unfit = false;
     for (size_t si = 0; si < series.size(); ++si) {
         std::vector<std::pair<double, double>> pts;
         for (const auto& r : rs) {
             if (r.device != series[si] || !r.error.empty() || r.tpot_ms <= 0) continue;
+            const std::string at =
+                "<circle cx=\"" + g(f.left + f.pw() * r.tpot_ms / right) + "\" cy=\"" +
+                g(f.top + f.ph() * (1 - r.tokens_per_s_per_device / top)) + "\" r=\"3\" ";
+            if (!r.fits) {  // cannot run: shown, but never on the front
+                s += at + "fill=\"white\" stroke=\"" + color(si) + "\"/>\n";
+                unfit = true;
+                continue;
+            }
             pts.emplace_back(r.tpot_ms, r.tokens_per_s_per_device);
-            s += "<circle cx=\"" + g(f.left + f.pw() * r.tpot_ms / right) + "\" cy=\"" +
-                 g(f.top + f.ph() * (1 - r.tokens_per_s_per_device / top)) + "\" r=\"3\" fill=\"" +
-                 color(si) + "\" fill-opacity=\"0.35\"/>\n";
+            s += at + "fill=\"" + color(si) + "\" fill-opacity=\"0.35\"/>\n";
         }
         std::sort(pts.begin(), pts.end());
         std::string line;
@@ -274,6 +308,7 @@ std::string pareto_plot(const Study& st, const std::vector<PointResult>& rs) {
                  "\" stroke-width=\"2\"/>\n";
     }
     s += legend(f, series);
+    if (unfit) s += hollow_note(f, series.size(), "does not fit", "(not on the front)");
     return s + "</svg>\n";
 }
 

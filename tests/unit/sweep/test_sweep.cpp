@@ -574,3 +574,47 @@ TEST_CASE("writers: min_devices answer per case") {
     rs[0].tpot_ms = 61.25;
     CHECK(summary_md(st, rs).find("| 8: misses the SLO (TPOT 61.2 ms) |") != std::string::npos);
 }
+
+TEST_CASE("plots: infeasible points are hollow and never on a line or the Pareto front") {
+    const Study st = parse(kSmall);  // axes: device, device.memory.bandwidth
+    std::vector<PointResult> rs;
+    for (int i = 0; i < 2; ++i) {
+        PointResult r;
+        r.index = i;
+        r.labels = {"h800", i == 0 ? "x1" : "x2"};
+        r.device = "h800";
+        r.phase = "decode";
+        r.tokens_per_s_per_device = 100.0 * (i + 1);
+        r.tpot_ms = 30;
+        r.fits = true;
+        r.meets_slo = true;
+        rs.push_back(r);
+    }
+    auto svg_of = [&](const std::string& name) {
+        for (const auto& [n, svg] : plots(st, rs))
+            if (n == name) return svg;
+        FAIL("no plot " << name);
+        return std::string();
+    };
+    const std::string axis = "throughput_vs_device_memory_bandwidth.svg";
+    CHECK(svg_of(axis).find("fill=\"white\" stroke") == std::string::npos);
+    CHECK(svg_of(axis).find("does not fit") == std::string::npos);
+    // The faster point misses the SLO: hollow, and the series line no longer reaches it.
+    rs[1].meets_slo = false;
+    const std::string a = svg_of(axis);
+    CHECK(a.find("fill=\"white\" stroke=\"#1f77b4\"") != std::string::npos);
+    CHECK(a.find("misses the SLO or") != std::string::npos);
+    const size_t al = a.find("<polyline points=\"");
+    REQUIRE(al != std::string::npos);
+    const std::string apts = a.substr(al, a.find('"', al + 18) - al);
+    CHECK(std::count(apts.begin(), apts.end(), ',') == 1);  // the line holds the feasible point
+    // Does not fit: hollow in the Pareto plot, and its front holds the fitting point only.
+    rs[1].fits = false;
+    const std::string p = svg_of("pareto_tpot.svg");
+    CHECK(p.find("fill=\"white\" stroke=\"#1f77b4\"") != std::string::npos);
+    CHECK(p.find("(not on the front)") != std::string::npos);
+    const size_t line = p.find("<polyline points=\"");
+    REQUIRE(line != std::string::npos);
+    const std::string pts = p.substr(line, p.find('"', line + 18) - line);
+    CHECK(std::count(pts.begin(), pts.end(), ',') == 1);
+}

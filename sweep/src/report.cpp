@@ -367,7 +367,8 @@ std::string results_csv(const Study& st, const std::vector<PointResult>& rs) {
     std::string s = "index";
     for (const auto& a : st.axes)
         s += "," + csv_field(a.param);
-    s += ",device,phase,devices,tp,ep,dp,batch,context,step_time_ms,tokens_per_s_per_device,"
+    s += ",device,phase,devices,tp,ep,dp,batch,micro_batches,context,step_time_ms,tokens_per_s_per_"
+         "device,"
          "relative_to_baseline,tpot_ms,ttft_ms,compute_ms,memory_ms,exposed_comm_ms,memory_gb,"
          "capacity_gb,fits,meets_slo,error\n";
     const auto base = baseline_throughput(st, rs);
@@ -378,7 +379,8 @@ std::string results_csv(const Study& st, const std::vector<PointResult>& rs) {
             s += "," + csv_field(l);
         s += "," + csv_field(r.device) + "," + r.phase + "," + std::to_string(r.devices) + "," +
              std::to_string(r.tp) + "," + std::to_string(r.ep) + "," + std::to_string(r.dp) + "," +
-             std::to_string(r.batch) + "," + std::to_string(r.context);
+             std::to_string(r.batch) + "," + std::to_string(r.micro_batches) + "," +
+             std::to_string(r.context);
         for (double v : {r.step_time_ms, r.tokens_per_s_per_device})
             s += "," + g(v, 9);
         s += "," + (base[i] > 0 ? g(r.tokens_per_s_per_device / base[i], 6) : std::string());
@@ -462,6 +464,7 @@ void write_results_h5(const Study& st,
     put_doubles("tp", col([](const PointResult& r) { return r.tp; }));
     put_doubles("ep", col([](const PointResult& r) { return r.ep; }));
     put_doubles("batch", col([](const PointResult& r) { return r.batch; }));
+    put_doubles("micro_batches", col([](const PointResult& r) { return r.micro_batches; }));
     put_doubles("context", col([](const PointResult& r) { return r.context; }));
     put_doubles("step_time_ms", col([](const PointResult& r) { return r.step_time_ms; }));
     put_doubles("tokens_per_s_per_device",
@@ -587,14 +590,15 @@ std::string summary_md(const Study& st, const std::vector<PointResult>& rs) {
     }
     s += "## Results\n\n| point | tokens/s/device |" +
          std::string(st.baseline_device.empty() ? "" : " vs " + st.baseline_device + " |") +
-         " step ms | TPOT ms | TTFT ms | batch | bound | fits | meets SLO |\n|---|---|" +
-         (st.baseline_device.empty() ? "" : "---|") + "---|---|---|---|---|---|---|\n";
+         " step ms | TPOT ms | TTFT ms | batch | micro-batches | bound | fits | meets SLO "
+         "|\n|---|---|" +
+         (st.baseline_device.empty() ? "" : "---|") + "---|---|---|---|---|---|---|---|\n";
     const size_t shown = std::min<size_t>(rs.size(), 200);
     for (size_t i = 0; i < shown; ++i) {
         const auto& r = rs[i];
         if (!r.error.empty()) {
             s += "| " + point_label(st, r) + " | error: " + r.error + " |" +
-                 (st.baseline_device.empty() ? "" : " |") + " | | | | | | |\n";
+                 (st.baseline_device.empty() ? "" : " |") + " | | | | | | | |\n";
             continue;
         }
         const char* bound = r.exposed_comm_ms >= std::max(r.compute_ms, r.memory_ms)
@@ -609,8 +613,8 @@ std::string summary_md(const Study& st, const std::vector<PointResult>& rs) {
                  " |";
         s += " " + fixed(r.step_time_ms, 2) + " | " + (r.tpot_ms > 0 ? fixed(r.tpot_ms, 2) : "-") +
              " | " + (r.ttft_ms > 0 ? fixed(r.ttft_ms, 1) : "-") + " | " + std::to_string(r.batch) +
-             " | " + bound + " | " + (r.fits ? "yes" : "no") + " | " +
-             (r.meets_slo ? "yes" : "no") + " |\n";
+             " | " + std::to_string(r.micro_batches) + " | " + bound + " | " +
+             (r.fits ? "yes" : "no") + " | " + (r.meets_slo ? "yes" : "no") + " |\n";
     }
     if (shown < rs.size())
         s += "\n(first " + std::to_string(shown) + " of " + std::to_string(rs.size()) +

@@ -24,7 +24,7 @@ namespace dssim::sweep {
 
 namespace {
 
-const char* kJournalMagic = "dssim-sweep-journal/1";
+const char* kJournalMagic = "dssim-sweep-journal/2";
 
 PointResult from_sim(const PointSpec& st, const sim::SimResult& r) {
     PointResult p;
@@ -36,6 +36,7 @@ PointResult from_sim(const PointSpec& st, const sim::SimResult& r) {
     p.dp = r.deployment.dp;
     p.batch = r.workload.batch;
     p.context = r.workload.context;
+    p.micro_batches = r.deployment.micro_batches;
     p.step_time_ms = r.step_time_ms;
     p.tokens_per_s_per_device = r.tokens_per_s_per_device;
     p.tpot_ms = r.tpot_ms.value_or(0);
@@ -135,7 +136,7 @@ std::string result_to_line(const PointResult& r) {
     for (const auto& l : r.labels)
         o << '\t' << clean(l);
     o << '\t' << clean(r.device) << '\t' << r.phase << '\t' << r.devices << '\t' << r.tp << '\t'
-      << r.ep << '\t' << r.dp << '\t' << r.batch << '\t' << r.context;
+      << r.ep << '\t' << r.dp << '\t' << r.batch << '\t' << r.context << '\t' << r.micro_batches;
     for (double v : {r.step_time_ms, r.tokens_per_s_per_device, r.tpot_ms, r.ttft_ms, r.compute_ms,
                      r.memory_ms, r.exposed_comm_ms, r.memory_gb, r.capacity_gb})
         o << '\t' << num(v);
@@ -172,12 +173,12 @@ PointResult result_from_line(const std::string& line, const std::string& origin)
     size_t i = 0;
     r.index = to_i(f[i++]);
     const int64_t nl = to_i(f[i++]);
-    if (nl < 0 || f.size() != static_cast<size_t>(nl) + 2 + 8 + 9 + 3 + 1) return bad();
+    if (nl < 0 || f.size() != static_cast<size_t>(nl) + 2 + 9 + 9 + 3 + 1) return bad();
     for (int64_t k = 0; k < nl; ++k)
         r.labels.push_back(f[i++]);
     r.device = f[i++];
     r.phase = f[i++];
-    for (int64_t* p : {&r.devices, &r.tp, &r.ep, &r.dp, &r.batch, &r.context})
+    for (int64_t* p : {&r.devices, &r.tp, &r.ep, &r.dp, &r.batch, &r.context, &r.micro_batches})
         *p = to_i(f[i++]);
     for (double* p :
          {&r.step_time_ms, &r.tokens_per_s_per_device, &r.tpot_ms, &r.ttft_ms, &r.compute_ms,

@@ -74,6 +74,7 @@ struct PointResult {
     std::string device;
     std::string phase;
     int64_t devices = 0, tp = 0, ep = 0, dp = 0, batch = 0, context = 0;
+    int64_t micro_batches = 0;  // the count that ran (auto: the faster of 1 and 2)
     double step_time_ms = 0;
     double tokens_per_s_per_device = 0;
     double tpot_ms = 0;     // 0 in prefill

@@ -489,6 +489,7 @@ TEST_CASE("writers: results.csv and summary.md from known results") {
         r.ep = 16;
         r.dp = 16;
         r.batch = 8;
+        r.micro_batches = 1;
         r.context = 2048;
         r.step_time_ms = 40;
         r.tokens_per_s_per_device = tput;
@@ -508,15 +509,17 @@ TEST_CASE("writers: results.csv and summary.md from known results") {
     rs.back().error = "needs \"more\", memory";
     const std::string csv = results_csv(st, rs);
     const std::string header =
-        "index,device,device.memory.bandwidth,device,phase,devices,tp,ep,dp,batch,context,"
+        "index,device,device.memory.bandwidth,device,phase,devices,tp,ep,dp,batch,micro_batches,"
+        "context,"
         "step_time_ms,tokens_per_s_per_device,relative_to_baseline,tpot_ms,ttft_ms,compute_ms,"
         "memory_ms,exposed_comm_ms,memory_gb,capacity_gb,fits,meets_slo,error\n";
     CHECK(csv.rfind(header, 0) == 0);
-    CHECK(csv.find("\n0,h800,x1,h800,decode,16,1,16,16,8,2048,40,200,1,40,0,10,25,5,60.5,80,"
+    CHECK(csv.find("\n0,h800,x1,h800,decode,16,1,16,16,8,1,2048,40,200,1,40,0,10,25,5,60.5,80,"
                    "true,true,\n") != std::string::npos);
     // Relative to the baseline device at the same other labels (h800 at x1); none at x2.
-    CHECK(csv.find("\n1,h20,x1,h20,decode,16,1,16,16,8,2048,40,100,0.5,40,") != std::string::npos);
-    CHECK(csv.find("\n2,h20,x2,h20,decode,16,1,16,16,8,2048,40,300,,40,") != std::string::npos);
+    CHECK(csv.find("\n1,h20,x1,h20,decode,16,1,16,16,8,1,2048,40,100,0.5,40,") !=
+          std::string::npos);
+    CHECK(csv.find("\n2,h20,x2,h20,decode,16,1,16,16,8,1,2048,40,300,,40,") != std::string::npos);
     CHECK(csv.find(",false,\"needs \"\"more\"\", memory\"\n") != std::string::npos);
 
     const std::string md = summary_md(st, rs);
@@ -525,8 +528,9 @@ TEST_CASE("writers: results.csv and summary.md from known results") {
     // The answer ignores the point that misses the SLO even though it is fastest.
     CHECK(md.find("Highest throughput meeting the SLO: **h800, bandwidth=x1** at 200.0 tokens/s "
                   "per device (batch 8 per device)") != std::string::npos);
-    CHECK(md.find("| h20, bandwidth=x1 | 100.0 | 0.50x | 40.00 | 40.00 | - | 8 | memory | yes | "
-                  "yes |") != std::string::npos);
+    CHECK(
+        md.find("| h20, bandwidth=x1 | 100.0 | 0.50x | 40.00 | 40.00 | - | 8 | 1 | memory | yes | "
+                "yes |") != std::string::npos);
     CHECK(md.find("| h20, bandwidth=x2 | error: needs \"more\", memory |") != std::string::npos);
     for (const auto& [name, svg] : plots(st, rs))
         CHECK(md.find("- [" + name + "](" + name + ")") != std::string::npos);

@@ -72,6 +72,19 @@ int64_t representative(const Plan& plan) {
     return best;
 }
 
+// One transfer of a comm class as the representative device sees it (sends, then receives).
+struct Hop {
+    int64_t dur_ps = 0;
+    int64_t latency_ps = 0;
+    int32_t ports[2] = {-1, -1};  // the device's own ports on the route
+    bool chained = false;
+};
+struct CommTiming {
+    std::vector<Hop> hops[2];  // [0] sends, [1] receives, in issue order
+    double hbm_bytes = 0;      // Plan::comm_hbm_bytes(), summed in the same order
+    int64_t hbm_ps = 0;        // buffer traffic through HBM
+};
+
 SimResult schedule(const models::ModelConfig& model,
                    const Hardware& hw,
                    const Deployment& dep,
@@ -79,7 +92,52 @@ SimResult schedule(const models::ModelConfig& model,
                    const Plan& plan) {
     const int64_t d = representative(plan);
     const Topology& topo = *plan.topology;
-    const std::vector<PlanOp>& ops = plan.ops();
+    const detail::PlanShape& shape = *plan.shape;
+    const std::vector<detail::SchedOp>& ops = shape.sched;
+
+    // Per request: the op's duration (the SystemC engine's uncontended time).
+    std::vector<int64_t> req_ps(plan.timings.size());
+    const int64_t latency_ps = to_ps(plan.hbm_latency_s);
+    for (size_t i = 0; i < plan.timings.size(); ++i) {
+        const detail::OpTiming& t = plan.timings[i];
+        int64_t pre = to_ps(t.overhead_s);
+        if (t.hbm_bytes > 0) pre += latency_ps;
+        req_ps[i] = pre + std::max(to_ps(t.compute_s), to_ps(t.memory_s));
+    }
+    // Per comm class: the transfers this device sends and receives.
+    std::vector<CommTiming> comm(shape.comm.size());
+    std::vector<Transfer> buf;
+    for (size_t c = 0; c < shape.comm.size(); ++c) {
+        if (shape.comm_class[c] != static_cast<int32_t>(c)) continue;
+        const CommInfo& ci = shape.comm[c];
+        CommTiming& ct = comm[c];
+        for (int dir = 0; dir < 2; ++dir) {
+            if (dir == 0)
+                plan.sends(d, ci, buf);
+            else
+                detail::receives(plan, d, ci, buf);
+            for (const Transfer& x : buf) {
+                ct.hbm_bytes += x.bytes;
+                const Route& r = dir == 0 ? topo.route(d, x.dst) : topo.route(x.dst, d);
+                Hop h;
+                h.dur_ps = static_cast<int64_t>(std::ceil(x.bytes / r.bandwidth * 1e12 - 1e-6));
+                h.latency_ps = to_ps(r.latency);
+                h.chained = x.chained;
+                int n = 0;
+                for (int64_t p : r.ports) {
+                    if (topo.ports()[static_cast<size_t>(p)].device != d) continue;
+                    if (n == 2) throw std::logic_error("analytic: a route crosses 3 own ports");
+                    h.ports[n++] = static_cast<int32_t>(p);
+                }
+                ct.hops[dir].push_back(h);
+            }
+        }
+        if (ci.pattern == detail::CommPattern::Ring) ct.hbm_bytes = ci.ring_hbm_bytes;
+        if (ct.hbm_bytes > 0) {
+            const devices::MemoryWork w{"communication", ct.hbm_bytes / 2, ct.hbm_bytes / 2, 0};
+            ct.hbm_ps = to_ps(plan.cost->memory_op_time(w).memory_seconds);
+        }
+    }
 
     std::vector<int32_t> deps(ops.size());
     using Ready = std::priority_queue<std::pair<int64_t, int32_t>,
@@ -93,50 +151,35 @@ SimResult schedule(const models::ModelConfig& model,
                                                            static_cast<int32_t>(i));
     }
     std::vector<int64_t> port_free(topo.ports().size(), 0);
-    std::vector<Transfer> buf;
     std::vector<Interval> slices[2];
     slices[0].reserve(ops.size());
-    slices[1].reserve(plan.comm().size());
+    slices[1].reserve(shape.comm.size());
     double matrix_s = 0;
     double ideal_s = 0;
     double hbm_bytes = 0;
     const int64_t overhead_ps = to_ps(plan.collective_overhead_s);
-    const int64_t latency_ps = to_ps(plan.hbm_latency_s);
 
-    // End of a comm op started at `t0` (books this device's ports).
-    auto comm_end = [&](const CommInfo& c, int64_t t0) {
+    // End of a comm op started at `t0` (books this device's ports in issue order).
+    auto comm_end = [&](const CommTiming& ct, int64_t t0) {
         const int64_t begin = t0 + overhead_ps;
         int64_t done = begin;
-        double bytes = 0;  // what Plan::comm_hbm_bytes() returns, summed in the same order
-        for (int dir = 0; dir < 2; ++dir) {
-            if (dir == 0)
-                plan.sends(d, c, buf);
-            else
-                detail::receives(plan, d, c, buf);
+        for (const auto& hops : ct.hops) {
             int64_t prev = begin;
-            for (const Transfer& x : buf) {
-                bytes += x.bytes;
-                const Route& r = dir == 0 ? topo.route(d, x.dst) : topo.route(x.dst, d);
-                int64_t s = x.chained ? prev : begin;
-                const auto dur =
-                    static_cast<int64_t>(std::ceil(x.bytes / r.bandwidth * 1e12 - 1e-6));
-                for (int64_t p : r.ports) {
-                    if (topo.ports()[static_cast<size_t>(p)].device == d)
-                        s = std::max(s, port_free[static_cast<size_t>(p)]);
+            for (const Hop& h : hops) {
+                int64_t s = h.chained ? prev : begin;
+                for (int32_t p : h.ports) {
+                    if (p >= 0) s = std::max(s, port_free[static_cast<size_t>(p)]);
                 }
-                for (int64_t p : r.ports) {
-                    if (topo.ports()[static_cast<size_t>(p)].device == d)
-                        port_free[static_cast<size_t>(p)] = s + dur;
+                for (int32_t p : h.ports) {
+                    if (p >= 0) port_free[static_cast<size_t>(p)] = s + h.dur_ps;
                 }
-                prev = s + dur + to_ps(r.latency);
+                prev = s + h.dur_ps + h.latency_ps;
                 done = std::max(done, prev);
             }
         }
-        if (c.pattern == detail::CommPattern::Ring) bytes = c.ring_hbm_bytes;
-        if (bytes > 0) {
-            hbm_bytes += bytes;
-            const devices::MemoryWork w{"communication", bytes / 2, bytes / 2, 0};
-            done = std::max(done, begin + to_ps(plan.cost->memory_op_time(w).memory_seconds));
+        if (ct.hbm_bytes > 0) {
+            hbm_bytes += ct.hbm_bytes;
+            done = std::max(done, begin + ct.hbm_ps);
         }
         return done;
     };
@@ -150,19 +193,28 @@ SimResult schedule(const models::ModelConfig& model,
             if (running[s] >= 0 || ready[s].empty()) continue;
             const int32_t op = ready[s].top().second;
             ready[s].pop();
-            const PlanOp& po = ops[static_cast<size_t>(op)];
+            const detail::SchedOp& so = ops[static_cast<size_t>(op)];
             running[s] = op;
             started[s] = now;
             if (s == 0) {
-                const auto& t = plan.timing(po, d);
-                int64_t pre = to_ps(t.overhead_s);
-                if (t.hbm_bytes > 0) pre += latency_ps;
-                ends[s] = now + pre + std::max(to_ps(t.compute_s), to_ps(t.memory_s));
-                if (t.unit == detail::Unit::Matrix) matrix_s += t.compute_s;
-                ideal_s += t.ideal_s;
-                hbm_bytes += t.hbm_bytes;
+                const detail::OpTiming* t = nullptr;
+                int64_t dur = 0;
+                if (so.item >= 0) {
+                    t = &plan.timings[static_cast<size_t>(so.item)];
+                    dur = req_ps[static_cast<size_t>(so.item)];
+                } else {
+                    // Per-rank timings (full-mode plans only).
+                    t = &plan.timing(plan.ops()[static_cast<size_t>(op)], d);
+                    int64_t pre = to_ps(t->overhead_s);
+                    if (t->hbm_bytes > 0) pre += latency_ps;
+                    dur = pre + std::max(to_ps(t->compute_s), to_ps(t->memory_s));
+                }
+                ends[s] = now + dur;
+                if (t->unit == detail::Unit::Matrix) matrix_s += t->compute_s;
+                ideal_s += t->ideal_s;
+                hbm_bytes += t->hbm_bytes;
             } else {
-                ends[s] = comm_end(plan.comm()[static_cast<size_t>(po.comm)], now);
+                ends[s] = comm_end(comm[static_cast<size_t>(so.item)], now);
             }
         }
         int s = -1;
@@ -172,12 +224,13 @@ SimResult schedule(const models::ModelConfig& model,
         if (s < 0) throw std::logic_error("analytic: the step deadlocked (ops never became ready)");
         now = ends[s];
         slices[s].push_back(Interval{started[s], now});
-        const PlanOp& po = ops[static_cast<size_t>(running[s])];
+        const detail::SchedOp& so = ops[static_cast<size_t>(running[s])];
         running[s] = -1;
         --left;
-        for (int32_t n : po.succ) {
+        for (int32_t k = so.succ_begin; k < so.succ_end; ++k) {
+            const int32_t n = shape.succ[static_cast<size_t>(k)];
             if (--deps[static_cast<size_t>(n)] == 0) {
-                const PlanOp& np = ops[static_cast<size_t>(n)];
+                const detail::SchedOp& np = ops[static_cast<size_t>(n)];
                 ready[static_cast<int>(np.stream)].emplace(np.priority, n);
             }
         }

@@ -218,6 +218,7 @@ class ShapeBuilder {
     void build() {
         build_micro_batches();
         build_ops();
+        pack();
         account_memory();
     }
 
@@ -366,6 +367,35 @@ class ShapeBuilder {
             } else {
                 po.request.push_back(request(request_for(*po.op, busiest_rank(*po.op))));
             }
+        }
+    }
+
+    // Comm classes and the packed scheduling view.
+    void pack() {
+        std::unordered_map<std::string, int32_t> classes;
+        for (size_t i = 0; i < p_.comm.size(); ++i) {
+            const CommInfo& c = p_.comm[i];
+            Key k;
+            k.add(c.pattern).add(c.group).add(c.to_expert).add(c.rank_pairs).add(c.pair_bytes);
+            k.add(c.steps).add(c.step_bytes).add(c.ring_hbm_bytes);
+            p_.comm_class.push_back(
+                classes.try_emplace(k.take(), static_cast<int32_t>(i)).first->second);
+        }
+        p_.sched.reserve(p_.ops.size());
+        for (const PlanOp& po : p_.ops) {
+            SchedOp so;
+            so.priority = po.priority;
+            so.deps = po.deps;
+            so.stream = po.stream;
+            so.succ_begin = static_cast<int32_t>(p_.succ.size());
+            p_.succ.insert(p_.succ.end(), po.succ.begin(), po.succ.end());
+            so.succ_end = static_cast<int32_t>(p_.succ.size());
+            if (po.stream == Stream::Comm) {
+                so.item = p_.comm_class[static_cast<size_t>(po.comm)];
+            } else {
+                so.item = po.per_rank ? -1 : po.request[0];
+            }
+            p_.sched.push_back(so);
         }
     }
 

@@ -92,6 +92,18 @@ struct MicroBatch {
     int64_t tokens_per_device = 0;
 };
 
+// A plan op packed for list scheduling (the analytical path walks thousands per point, so the
+// hot fields sit in one array instead of behind per-op vectors).
+struct SchedOp {
+    int64_t priority = 0;
+    int32_t deps = 0;
+    int32_t succ_begin = 0;  // range in PlanShape::succ
+    int32_t succ_end = 0;
+    // Compute: the request index (-1 for per-rank timings); comm: the op's comm class.
+    int32_t item = -1;
+    Stream stream = Stream::Compute;
+};
+
 // The machine-independent part of a plan (see the file comment).
 struct PlanShape {
     Mode mode = Mode::Symmetric;
@@ -101,8 +113,12 @@ struct PlanShape {
     std::vector<PlanOp> ops;
     std::vector<CommInfo> comm;
     std::vector<CostRequest> requests;  // distinct, in order of first use by ops
-    MemoryUse memory;                   // capacity left 0 (the machine's)
-    std::vector<std::string> notes;     // assumptions of the shape itself
+    // Per comm op: index of the first comm op with identical CommInfo (its class).
+    std::vector<int32_t> comm_class;
+    std::vector<SchedOp> sched;      // parallel to ops
+    std::vector<int32_t> succ;       // successors of all ops, by SchedOp ranges
+    MemoryUse memory;                // capacity left 0 (the machine's)
+    std::vector<std::string> notes;  // assumptions of the shape itself
 };
 
 struct Plan {

@@ -222,8 +222,8 @@ void GoldenWriter::commit(const GoldenMetadata& m) {
         if (s.mtp_logits.size() != static_cast<size_t>(mtp_rows * vocab)) {
             throw_input_error(fn, "/mtp_logits", "vocabulary size differs from /logits");
         }
-        h5::write_dataset(root, "mtp_logits", ElemType::F32, {mtp_rows, vocab},
-                          s.mtp_logits.data(), -1, fn);
+        h5::write_dataset(root, "mtp_logits", ElemType::F32, {mtp_rows, vocab}, s.mtp_logits.data(),
+                          -1, fn);
         h5::write_dataset(root, "mtp_logits_index", ElemType::I64, {mtp_rows, 3},
                           s.mtp_index.data(), -1, fn);
     }

@@ -4,8 +4,9 @@
 // Usage: bench_gemm [size=2048] [threads=2] [reps=7] [all|large|decode|crossover]
 // large: y[M,N] = x[M,K] . w[N,K]^T with M = N = K = size (F.linear layout, i.e. sgemm with B
 // transposed), FP32 inputs and FP32 accumulation, then the BF16-input and FP8 variants.
-// decode: M = 1 and 4 through DeepSeek-V3 weight shapes, GB/s of weights against a copy
-// bandwidth measured in the same run. crossover: small-M vs blocked path for M = 1..64.
+// decode: M = 1, 4 and 16 through DeepSeek-V3 weight shapes, GB/s of weights against a copy
+// bandwidth measured in the same run; the E4M3 kernels on the AVX2 and the AVX-512 paths.
+// crossover: small-M vs blocked path for M = 1..64.
 #include <cblas.h>
 
 #include <algorithm>
@@ -153,7 +154,7 @@ struct DecodeShape {
     size_t n, k;
 };
 
-// Decode-shaped GEMMs (M = 1 and 4) of DeepSeek-V3: GB/s of weight bytes touched, against the
+// Decode-shaped GEMMs (M = 1, 4 and 16) of DeepSeek-V3: GB/s of weight bytes touched, against the
 // copy bandwidth measured in the same interleaved run, and OpenBLAS sgemv/sgemm for reference.
 void decode_section(int threads, int reps) {
     using dssim::kernels::ceil_div;
@@ -166,13 +167,13 @@ void decode_section(int threads, int reps) {
     DecodeWeights w(max_count);
     const size_t copy_count = size_t{64} << 20;  // 256 MiB per array
     std::vector<float> copy_src(copy_count, 1.0f), copy_dst(copy_count, 0.0f);
-    const std::vector<float> xf_all = random_matrix(4 * 7168, 11);
+    const std::vector<float> xf_all = random_matrix(16 * 7168, 11);
     std::vector<uint16_t> xb_all(xf_all.size());
     for (size_t i = 0; i < xf_all.size(); ++i)
         xb_all[i] = dssim::numerics::bf16_from_f32(xf_all[i]);
 
     for (const DecodeShape& sh : shapes) {
-        for (size_t m : {size_t{1}, size_t{4}}) {
+        for (size_t m : {size_t{1}, size_t{4}, size_t{16}}) {
             const size_t n = sh.n, k = sh.k;
             const double nk = static_cast<double>(n) * static_cast<double>(k);
             std::vector<float> xf(xf_all.begin(), xf_all.begin() + static_cast<long>(m * k));
@@ -236,22 +237,33 @@ void decode_section(int threads, int reps) {
                          },
                          {}});
             bytes.push_back(2.0 * nk);
-            c.push_back({"dssim gemm_dequant e4m3 weight",
-                         [&] {
-                             dssim::kernels::gemm_dequant(
-                                 xb.data(), DType::BF16, w.e4m3.data() + slice(counter++),
-                                 ws.data(), yb.data(), DType::BF16, m, n, k, threads);
-                         },
-                         {}});
-            bytes.push_back(nk);
-            c.push_back({"dssim fp8_gemm e4m3 weight",
-                         [&] {
-                             dssim::kernels::fp8_gemm(xq.data(), xs.data(),
+            // The E4M3 kernels on both SIMD paths (the AVX-512 one falls back to AVX2 on a CPU
+            // without it; the header line names the path Auto takes).
+            using dssim::kernels::SimdPath;
+            for (SimdPath path : {SimdPath::Avx2, SimdPath::Avx512}) {
+                const bool wide = path == SimdPath::Avx512;
+                c.push_back(
+                    {wide ? "dssim gemm_dequant e4m3, avx512" : "dssim gemm_dequant e4m3, avx2",
+                     [&, path] {
+                         const SimdPath old = dssim::kernels::set_simd_path(path);
+                         dssim::kernels::gemm_dequant(xb.data(), DType::BF16,
                                                       w.e4m3.data() + slice(counter++), ws.data(),
                                                       yb.data(), DType::BF16, m, n, k, threads);
-                         },
-                         {}});
-            bytes.push_back(nk);
+                         dssim::kernels::set_simd_path(old);
+                     },
+                     {}});
+                bytes.push_back(nk);
+                c.push_back({wide ? "dssim fp8_gemm e4m3, avx512" : "dssim fp8_gemm e4m3, avx2",
+                             [&, path] {
+                                 const SimdPath old = dssim::kernels::set_simd_path(path);
+                                 dssim::kernels::fp8_gemm(
+                                     xq.data(), xs.data(), w.e4m3.data() + slice(counter++),
+                                     ws.data(), yb.data(), DType::BF16, m, n, k, threads);
+                                 dssim::kernels::set_simd_path(old);
+                             },
+                             {}});
+                bytes.push_back(nk);
+            }
             run_interleaved(c, reps);
             // Wall-clock GB/s, best and median, and "CPU" GB/s: bytes over the median call's
             // process CPU time divided by the thread count, i.e. the rate while running. On a
@@ -449,7 +461,7 @@ int main(int argc, char** argv) {
                 std::thread::hardware_concurrency());
     std::printf("openblas: %s (core %s), %d threads\n", openblas_get_config(),
                 openblas_get_corename(), threads);
-    std::printf("dssim   : micro-kernel %s, %d threads\n", dssim::kernels::active_simd_path_name(),
+    std::printf("dssim   : SIMD path %s, %d threads\n", dssim::kernels::active_simd_path_name(),
                 threads);
     std::printf("load    : %s\n", load_average().c_str());
     if (section == "all" || section == "large") large_section(n, threads, reps);

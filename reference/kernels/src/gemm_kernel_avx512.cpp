@@ -9,6 +9,8 @@
 // AVX-512 could be picked by the linker for baseline callers.
 #include <immintrin.h>
 
+#include <cstddef>
+
 // GCC 12's AVX-512 intrinsics initialise their "undefined" operands from themselves, which
 // -Wmaybe-uninitialized reports at every use (a known false positive of those headers).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -20,7 +22,7 @@ namespace dssim::kernels::detail {
 namespace {
 
 // How far ahead in each row the codes are prefetched (bytes; measured).
-constexpr size_t kPrefetchAhead = 2048;
+constexpr size_t kPrefetchAhead = 1024;
 
 // Decode state shared by the row blocks of one 64-deep step: the step's table (low bytes in
 // tlo0/tlo1, high bytes in thi0/thi1, 64 magnitudes each) and two masks.
@@ -187,10 +189,19 @@ void gemv_e4m3(const uint8_t* const* w,
     }
     StepTables tb = step_tables();
     size_t p = 0;
+    // Prefetch kPrefetchAhead bytes ahead in each row; past the end of the call's columns, the
+    // same row of the next 16-row block (rows are evenly spaced, and the driver takes the blocks
+    // in order), so that the next call's first lines are on their way too. A prefetch never
+    // faults, so a guess past the matrix is harmless.
+    const ptrdiff_t row_step = w[1] - w[0];
     for (; p + 64 <= kc; p += 64) {
         set_table(tb, tables + (p / kE4m3TableBlock) * table_step);
-        for (int j = 0; j < 16 * NB; ++j)
-            _mm_prefetch(reinterpret_cast<const char*>(w[j] + p + kPrefetchAhead), _MM_HINT_T0);
+        const size_t ahead = p + kPrefetchAhead;
+        for (int j = 0; j < 16 * NB; ++j) {
+            const uint8_t* next =
+                ahead < kc ? w[j] + ahead : w[j] + 16 * NB * row_step + (ahead - kc);
+            _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T0);
+        }
 #pragma GCC unroll 1
         for (size_t sub = 0; sub < 64; sub += 16) {
 #pragma GCC unroll 4

@@ -309,7 +309,8 @@ SimResult analytic_simulate(const models::ModelConfig& model,
 
 AnalyticCacheStats analytic_cache_stats() {
     const detail::PlanCache::Stats s = cache().stats();
-    return AnalyticCacheStats{s.shape_hits, s.shape_misses, s.graph_hits, s.graph_misses};
+    return AnalyticCacheStats{s.shape_hits,   s.shape_misses,  s.graph_hits,
+                              s.graph_misses, s.topology_hits, s.topology_misses};
 }
 
 void clear_analytic_cache() {

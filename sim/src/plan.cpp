@@ -733,10 +733,12 @@ struct PlanCache::Impl {
     mutable std::mutex mu;
     size_t max_shapes = 0;
     size_t max_graphs = 0;
+    size_t max_topologies = 0;
     uint64_t clock = 0;
     std::vector<models::ModelConfig> models;  // a key starts with the model's index here
     Map<PlanShape> shapes;
     Map<models::OpGraph> graphs;
+    Map<Topology> topologies;  // keyed by Topology::signature(); routes computed
     Stats stats;
 
     // Under `mu`.
@@ -770,9 +772,11 @@ struct PlanCache::Impl {
     }
 };
 
-PlanCache::PlanCache(size_t max_shapes, size_t max_graphs) : impl_(std::make_unique<Impl>()) {
+PlanCache::PlanCache(size_t max_shapes, size_t max_graphs, size_t max_topologies)
+    : impl_(std::make_unique<Impl>()) {
     impl_->max_shapes = std::max<size_t>(1, max_shapes);
     impl_->max_graphs = std::max<size_t>(1, max_graphs);
+    impl_->max_topologies = std::max<size_t>(1, max_topologies);
 }
 PlanCache::~PlanCache() = default;
 
@@ -785,6 +789,7 @@ void PlanCache::clear() {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->shapes.clear();
     impl_->graphs.clear();
+    impl_->topologies.clear();
     impl_->models.clear();
     impl_->stats = Stats{};
 }
@@ -886,7 +891,33 @@ Plan build_plan(const models::ModelConfig& model,
     } else {
         note("memory.capacity unknown: memory fit not checked");
     }
-    p.topology = std::make_unique<Topology>(hw.device, hw.system, hw.calibration, p.devices);
+    auto topo = std::make_shared<Topology>(hw.device, hw.system, hw.calibration, p.devices);
+    if (c) {
+        // Routes (one Dijkstra per source) are the costly part: share them between machines
+        // whose topologies are identical (e.g. points differing in HBM or compute figures).
+        const std::string sig = topo->signature();
+        std::shared_ptr<const Topology> shared_topo;
+        {
+            std::lock_guard<std::mutex> lock(c->mu);
+            shared_topo = c->find(c->topologies, sig, c->stats.topology_hits);
+            if (!shared_topo) ++c->stats.topology_misses;
+        }
+        if (!shared_topo) {
+            try {
+                topo->compute_all_routes();
+                shared_topo = topo;
+                std::lock_guard<std::mutex> lock(c->mu);
+                c->put(c->topologies, c->max_topologies, sig, shared_topo);
+            } catch (const InputError&) {
+                // Some device pair has no route; the plan may not need it (the uncached path
+                // only fails on routes it asks for), so keep this topology private and lazy.
+                shared_topo = topo;
+            }
+        }
+        p.topology = std::move(shared_topo);
+    } else {
+        p.topology = std::move(topo);
+    }
     for (const auto& a : p.topology->assumptions())
         note(a);
     return p;

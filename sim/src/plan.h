@@ -126,8 +126,8 @@ struct Plan {
     Mode mode = Mode::Symmetric;
     int64_t devices = 1;
     int64_t tp = 1, ep = 1, dp = 1;
-    std::vector<OpTiming> timings;  // parallel to shape->requests
-    std::unique_ptr<Topology> topology;
+    std::vector<OpTiming> timings;             // parallel to shape->requests
+    std::shared_ptr<const Topology> topology;  // shared (all routes computed) with a cache
     std::unique_ptr<devices::CostModel> cost;
     double collective_overhead_s = 0;  // per collective call (calibration)
     double hbm_bandwidth = 0;          // bytes/s peak
@@ -163,13 +163,14 @@ void receives(const Plan& p, int64_t d, const CommInfo& c, std::vector<Transfer>
 // beyond the limits (a V3 decode shape holds a few MB).
 class PlanCache {
   public:
-    explicit PlanCache(size_t max_shapes = 24, size_t max_graphs = 24);
+    explicit PlanCache(size_t max_shapes = 24, size_t max_graphs = 24, size_t max_topologies = 64);
     PlanCache(const PlanCache&) = delete;
     PlanCache& operator=(const PlanCache&) = delete;
     ~PlanCache();
 
     struct Stats {
         int64_t shape_hits = 0, shape_misses = 0, graph_hits = 0, graph_misses = 0;
+        int64_t topology_hits = 0, topology_misses = 0;
     };
     [[nodiscard]] Stats stats() const;
     void clear();

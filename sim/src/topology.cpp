@@ -204,6 +204,48 @@ void Topology::routes_from(int64_t src) const {
     }
 }
 
+void Topology::compute_all_routes() const {
+    for (int64_t s = 0; s < devices_; ++s) {
+        if (routes_[static_cast<size_t>(s)].empty()) routes_from(s);
+    }
+}
+
+std::string Topology::signature() const {
+    std::string out;
+    auto put = [&out](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+    auto put_s = [&](const std::string& v) {
+        put(v.size());
+        out += v;
+    };
+    put(devices_);
+    put(domain_);
+    put(ports_.size());
+    for (const PortInfo& p : ports_) {
+        put_s(p.name);
+        put(p.cls);
+        put(p.device);
+    }
+    put(boost::num_vertices(graph_));
+    for (auto [v, end] = boost::vertices(graph_); v != end; ++v) {
+        put_s(graph_[*v].name);
+        put(graph_[*v].device);
+        for (auto [e, eend] = boost::out_edges(*v, graph_); e != eend; ++e) {
+            const TopoEdge& te = graph_[*e];
+            put(boost::target(*e, graph_));
+            put(te.cls);
+            put(te.bandwidth);
+            put(te.latency);
+            put(te.port);
+            put(te.hops);
+        }
+        put(size_t{0xffffffff});  // end of this vertex's edges
+    }
+    put(assumptions_.size());
+    for (const auto& a : assumptions_)
+        put_s(a);
+    return out;
+}
+
 const Route& Topology::route(int64_t src, int64_t dst) const {
     std::vector<Route>& from = routes_.at(static_cast<size_t>(src));
     if (from.empty()) routes_from(src);

@@ -39,6 +39,8 @@ struct AnalyticCacheStats {
     int64_t shape_misses = 0;
     int64_t graph_hits = 0;
     int64_t graph_misses = 0;
+    int64_t topology_hits = 0;  // machines with an identical topology share its routes
+    int64_t topology_misses = 0;
 };
 AnalyticCacheStats analytic_cache_stats();
 // Drops every cached shape and graph (and resets the counters).

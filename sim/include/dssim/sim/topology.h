@@ -64,6 +64,12 @@ class Topology {
     [[nodiscard]] const std::vector<std::string>& assumptions() const { return assumptions_; }
     // Shortest route (fewest hops, scale-up preferred); computed per source and cached.
     [[nodiscard]] const Route& route(int64_t src, int64_t dst) const;
+    // Computes every route now; afterwards route() never modifies the object, so one
+    // Topology may be shared between threads.
+    void compute_all_routes() const;
+    // Everything routes and port bookings depend on (devices, domain, ports, every vertex and
+    // edge with its properties, assumptions) as bytes: equal signatures, equal behaviour.
+    [[nodiscard]] std::string signature() const;
 
   private:
     void routes_from(int64_t src) const;

@@ -38,6 +38,11 @@ struct Weight {
     std::vector<std::byte> owned;
     std::vector<float> owned_scale;
     std::span<const std::byte> mapped;  // the mapped bytes (for madvise after use)
+    // Data derived from the weight once and kept (resident mode only), e.g. absorbed MLA's
+    // per-head transposed W_UK; built under `derived_once`.
+    mutable std::once_flag derived_once;
+    mutable std::vector<uint8_t> derived;
+    mutable std::vector<float> derived_scale;
 
     [[nodiscard]] const uint16_t* bf16() const { return static_cast<const uint16_t*>(data); }
     [[nodiscard]] const uint8_t* fp8() const { return static_cast<const uint8_t*>(data); }

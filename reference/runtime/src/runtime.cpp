@@ -454,6 +454,60 @@ class StepExecutor {
         Tensor& y =
             output(op, 0, DType::BF16,
                    {static_cast<int64_t>(t), static_cast<int64_t>(nh), static_cast<int64_t>(r)});
+        const size_t b = kernels::kFp8Block;
+        if (w.dtype == DType::F8E4M3 && dn % b == 0 && (dn + dv) % b == 0) {
+            // W_UK[h]^T as an FP8 [r, dn] matrix with its own block scales goes straight to
+            // gemm_dequant (the same BF16 values as dequantising then transposing; the kernel
+            // decodes them on the fly). Resident weights keep the transposed bytes (as large as
+            // W_UK itself); streamed ones transpose each head per call.
+            const size_t head_q = r * dn, head_s = kernels::ceil_div(r, b) * (dn / b);
+            auto transpose = [&](size_t h, uint8_t* q, float* s) {
+                const uint8_t* src = w.fp8() + h * (dn + dv) * r;  // [dn, r]
+                for (size_t d = 0; d < dn; ++d)
+                    for (size_t c = 0; c < r; ++c)
+                        q[c * dn + d] = src[d * r + c];
+                const size_t row_block = h * (dn + dv) / b;
+                for (size_t cb = 0; cb < kernels::ceil_div(r, b); ++cb)
+                    for (size_t db = 0; db < dn / b; ++db)
+                        s[cb * (dn / b) + db] =
+                            w.scale[(row_block + db) * static_cast<size_t>(w.scale_cols) + cb];
+            };
+            const bool keep = !rt_.weights->streaming();
+            if (keep) {
+                std::call_once(w.derived_once, [&] {
+                    w.derived.resize(nh * head_q);
+                    w.derived_scale.resize(nh * head_s);
+                    parallel_for(nh, threads_, [&](size_t h0, size_t h1) {
+                        for (size_t h = h0; h < h1; ++h)
+                            transpose(h, w.derived.data() + h * head_q,
+                                      w.derived_scale.data() + h * head_s);
+                    });
+                });
+            }
+            parallel_for(nh, threads_, [&](size_t h0, size_t h1) {
+                std::vector<uint8_t> qt(keep ? 0 : head_q);
+                std::vector<float> st(keep ? 0 : head_s);
+                std::vector<uint16_t> q(t * dn), out(t * r);
+                for (size_t h = h0; h < h1; ++h) {
+                    const uint8_t* wq = keep ? w.derived.data() + h * head_q : qt.data();
+                    const float* ws = keep ? w.derived_scale.data() + h * head_s : st.data();
+                    if (!keep) transpose(h, qt.data(), st.data());
+                    for (size_t i = 0; i < t; ++i) {
+                        std::memcpy(q.data() + i * dn,
+                                    qv.as<uint16_t>() + i * nh * (dn + dr) + h * (dn + dr),
+                                    dn * sizeof(uint16_t));
+                    }
+                    kernels::gemm_dequant(q.data(), DType::BF16, wq, ws, out.data(), DType::BF16, t,
+                                          r, dn, 1);
+                    for (size_t i = 0; i < t; ++i) {
+                        std::memcpy(y.as<uint16_t>() + (i * nh + h) * r, out.data() + i * r,
+                                    r * sizeof(uint16_t));
+                    }
+                }
+            });
+            rt_.weights->release_pages(w);
+            return;
+        }
         // Each head dequantises only its own W_UK rows (elementwise, so the same bits as a
         // whole-tensor dequantisation, without a [nh*(dn+dv), r] BF16 copy per call).
         parallel_for(nh, threads_, [&](size_t h0, size_t h1) {

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstdint>
 
 // GCC 12's AVX-512 intrinsics initialise their "undefined" operands from themselves, which
 // -Wmaybe-uninitialized reports at every use (a known false positive of those headers).
@@ -192,14 +193,16 @@ void gemv_e4m3(const uint8_t* const* w,
     // Prefetch kPrefetchAhead bytes ahead in each row; past the end of the call's columns, the
     // same row of the next 16-row block (rows are evenly spaced, and the driver takes the blocks
     // in order), so that the next call's first lines are on their way too. A prefetch never
-    // faults, so a guess past the matrix is harmless.
-    const ptrdiff_t row_step = w[1] - w[0];
+    // faults, so a guess past the matrix is harmless; it is computed on integers because
+    // pointer arithmetic out there would be undefined.
+    const uintptr_t row_step =
+        reinterpret_cast<uintptr_t>(w[1]) - reinterpret_cast<uintptr_t>(w[0]);
     for (; p + 64 <= kc; p += 64) {
         set_table(tb, tables + (p / kE4m3TableBlock) * table_step);
         const size_t ahead = p + kPrefetchAhead;
         for (int j = 0; j < 16 * NB; ++j) {
-            const uint8_t* next =
-                ahead < kc ? w[j] + ahead : w[j] + 16 * NB * row_step + (ahead - kc);
+            const uintptr_t next = reinterpret_cast<uintptr_t>(w[j]) +
+                                   (ahead < kc ? ahead : 16 * NB * row_step + (ahead - kc));
             _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T0);
         }
 #pragma GCC unroll 1

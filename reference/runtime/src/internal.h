@@ -3,6 +3,7 @@
 // and the KV cache. Not a public interface.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -43,6 +44,8 @@ struct Weight {
     mutable std::once_flag derived_once;
     mutable std::vector<uint8_t> derived;
     mutable std::vector<float> derived_scale;
+    // Resident mode: read ahead (and mapped) once; later requests are no-ops.
+    mutable std::atomic<bool> prefetched{false};
 
     [[nodiscard]] const uint16_t* bf16() const { return static_cast<const uint16_t*>(data); }
     [[nodiscard]] const uint8_t* fp8() const { return static_cast<const uint8_t*>(data); }
@@ -70,7 +73,9 @@ class WeightStore {
     // Asks a helper thread to read the weight's pages ahead of use (madvise MADV_WILLNEED:
     // the kernel starts reading them into the page cache; the calling thread never waits, so
     // disk reads of the next weights overlap the current op's compute). Pages already
-    // cached cost one madvise call. Disabled with DSSIM_PREFETCH=off (for measurements).
+    // cached cost one madvise call. In resident mode the pages are also mapped ahead
+    // (MADV_POPULATE_READ), which replaces the compute threads' first-touch page faults.
+    // DSSIM_PREFETCH=off disables it, =willneed skips the mapping (for measurements).
     void prefetch(const Weight& w);
     void set_streaming(bool on) { streaming_ = on; }
     [[nodiscard]] bool streaming() const { return streaming_; }
@@ -85,6 +90,7 @@ class WeightStore {
     bool streaming_ = true;
     // Read-ahead queue served by prefetch_thread_ (started on first use).
     bool prefetch_on_ = true;
+    bool populate_ = true;  // resident mode: also map the read-ahead pages (MADV_POPULATE_READ)
     std::mutex prefetch_mutex_;
     std::condition_variable prefetch_cv_;
     std::deque<std::span<const std::byte>> prefetch_queue_;

@@ -46,6 +46,14 @@ models::TensorView checked_view(const models::Checkpoint& ckpt,
     return ckpt.tensor(name);
 }
 
+// MADV_POPULATE_READ (Linux 5.14); older kernels reject it with EINVAL, which only costs the
+// optimisation.
+#ifdef MADV_POPULATE_READ
+constexpr int kMadvPopulateRead = MADV_POPULATE_READ;
+#else
+constexpr int kMadvPopulateRead = 22;
+#endif
+
 // The whole pages inside [p, p + size) (madvise works on pages; the partial pages at the ends
 // belong to neighbouring tensors too).
 std::pair<uintptr_t, uintptr_t> inner_pages(const std::byte* p, size_t size) {
@@ -62,7 +70,9 @@ std::pair<uintptr_t, uintptr_t> inner_pages(const std::byte* p, size_t size) {
 WeightStore::WeightStore(const models::ModelConfig& config, const models::Checkpoint& checkpoint)
     : config_(config), ckpt_(checkpoint) {
     const char* env = std::getenv("DSSIM_PREFETCH");
-    prefetch_on_ = env == nullptr || std::string_view(env) != "off";
+    const std::string_view mode = env == nullptr ? "" : env;
+    prefetch_on_ = mode != "off";
+    populate_ = mode != "willneed";
 }
 
 WeightStore::~WeightStore() {
@@ -77,6 +87,8 @@ WeightStore::~WeightStore() {
 
 void WeightStore::prefetch(const Weight& w) {
     if (!prefetch_on_ || w.mapped.empty() || !w.owned.empty()) return;
+    // Resident pages stay mapped once touched: one read-ahead per weight is enough.
+    if (!streaming_ && w.prefetched.exchange(true)) return;
     {
         std::lock_guard<std::mutex> lock(prefetch_mutex_);
         if (!prefetch_thread_.joinable())
@@ -96,7 +108,13 @@ void WeightStore::prefetch_loop() {
         lock.unlock();
         const auto [begin, end] = inner_pages(r.data(), r.size());
         // Advice only: an error (e.g. an old kernel) just means no read-ahead.
-        if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_WILLNEED);
+        if (end > begin) {
+            void* p = reinterpret_cast<void*>(begin);
+            ::madvise(p, end - begin, MADV_WILLNEED);
+            // Resident weights stay mapped after use anyway: map them now, in bulk, so the
+            // compute threads do not take one page fault per 64 KiB on first touch.
+            if (populate_ && !streaming_) ::madvise(p, end - begin, kMadvPopulateRead);
+        }
         lock.lock();
     }
 }

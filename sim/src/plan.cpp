@@ -581,6 +581,12 @@ class ShapeBuilder {
                     share = bytes / tp;
                 }
                 mu.weights += share;
+                if (w.block_scaled) {
+                    const double fraction = bytes > 0 ? share / bytes : 0.0;
+                    const double elements = static_cast<double>(w.params());
+                    p_.fp8_weight_elements += elements * fraction;
+                    p_.fp8_weight_scale_bytes += (bytes - elements) * fraction;
+                }
             }
             if (op.kind == OpKind::MlaAttention) {
                 // Every sequence keeps its cached and new tokens (the latent cache is shared by
@@ -886,6 +892,18 @@ Plan build_plan(const models::ModelConfig& model,
         p.timings.push_back(evaluate(*p.cost, q, p));
     p.collective_overhead_s = hw.calibration.collective.overhead.value * 1e-6;
     p.memory = s.memory;
+    // A device that runs FP8 weights in a wider format (BF16 fallback) holds them in that
+    // format, as the cost model reads them; its scales are then folded in and not stored.
+    const int fp8_held_bytes =
+        devices::precision_bytes(p.cost->execution_precision(devices::Precision::FP8));
+    if (fp8_held_bytes > 1 && s.fp8_weight_elements > 0) {
+        p.memory.weights += s.fp8_weight_elements * (fp8_held_bytes - 1) - s.fp8_weight_scale_bytes;
+        note("FP8 weights held as " +
+             std::string(
+                 devices::precision_name(p.cost->execution_precision(devices::Precision::FP8))) +
+             " (no native FP8): weight memory counted at " + std::to_string(fp8_held_bytes) +
+             " bytes per element");
+    }
     if (hw.device.memory.capacity.known()) {
         p.memory.capacity = *hw.device.memory.capacity.value * 1e9;
     } else {

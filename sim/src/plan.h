@@ -115,9 +115,13 @@ struct PlanShape {
     std::vector<CostRequest> requests;  // distinct, in order of first use by ops
     // Per comm op: index of the first comm op with identical CommInfo (its class).
     std::vector<int32_t> comm_class;
-    std::vector<SchedOp> sched;      // parallel to ops
-    std::vector<int32_t> succ;       // successors of all ops, by SchedOp ranges
-    MemoryUse memory;                // capacity left 0 (the machine's)
+    std::vector<SchedOp> sched;  // parallel to ops
+    std::vector<int32_t> succ;   // successors of all ops, by SchedOp ranges
+    MemoryUse memory;            // capacity left 0 (the machine's)
+    // Of memory.weights: the FP8 block-scaled weights' elements and their FP32 scale bytes
+    // (per device). A device without FP8 holds them in its fallback format (build_plan).
+    double fp8_weight_elements = 0;
+    double fp8_weight_scale_bytes = 0;
     std::vector<std::string> notes;  // assumptions of the shape itself
 };
 

@@ -169,3 +169,29 @@ TEST_CASE("the plan cache gives byte-identical results") {
         json(analytic_simulate(tiny, hw, ep(16, 16, 0), decode(8, 2048), AnalyticOptions{false}));
     CHECK(json(analytic_simulate(tiny, hw, ep(16, 16, 0), decode(8, 2048))) == t_fresh);
 }
+
+TEST_CASE("FP8 weights run as BF16 are held as BF16 in the memory account") {
+    const Workload wl = decode(1, 4096);
+    const auto weights = [&](std::string_view device, devices::Fp8Mode fp8) {
+        return analytic_simulate(v3(), load_hardware(device, {}, fp8), ep(32, 32, 1), wl);
+    };
+    const SimResult as_int8 = weights("a100", devices::Fp8Mode::Int8);
+    const SimResult as_bf16 = weights("a100", devices::Fp8Mode::Bf16);
+    // INT8 keeps one byte per weight (and its scales): the stored size. BF16 doubles the FP8
+    // weights and drops their scales; the BF16 tensors (embedding, norms, gate) stay as stored,
+    // so the account grows by less than the whole INT8 figure but by most of it.
+    const double grown = as_bf16.memory.weights - as_int8.memory.weights;
+    CHECK(grown > 0.8 * as_int8.memory.weights);
+    CHECK(grown < as_int8.memory.weights);
+    const auto noted = [](const SimResult& r) {
+        for (const auto& a : r.assumptions)
+            if (a.find("FP8 weights held as bf16") != std::string::npos) return true;
+        return false;
+    };
+    CHECK(noted(as_bf16));
+    CHECK_FALSE(noted(as_int8));
+    // A native-FP8 device holds the stored bytes whatever the mode name says.
+    const SimResult h800 = weights("h800", devices::Fp8Mode::Native);
+    CHECK(h800.memory.weights == doctest::Approx(as_int8.memory.weights).epsilon(1e-12));
+    CHECK_FALSE(noted(h800));
+}

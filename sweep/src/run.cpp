@@ -1,6 +1,7 @@
 // Evaluation of study points, the append-only points journal (atomic point by point, the
 // basis of --resume) and the sweep driver: points are computed in parallel blocks and written
 // in point order, so any thread count (or MPI rank count) gives the same bytes.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -70,6 +71,25 @@ std::string num(double v) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "%.17g", v);
     return buf;
+}
+
+// Points with equal keys share the analytical path's plan shape (deployment and workload; the
+// device only binds it). Inside a block they are evaluated next to each other, so the bounded
+// plan cache hits whatever order the study's axes expand in (bench/README.md, "Sweep
+// analytical path"). Only speed depends on the key: the cache gives identical bytes on a miss.
+std::string shape_key(const PointSpec& p) {
+    const sim::Deployment& d = p.deployment;
+    const sim::Workload& w = p.workload;
+    std::string k;
+    for (int64_t v : {d.devices, d.tp, d.ep, d.dp, d.redundant_experts,
+                      static_cast<int64_t>(d.micro_batches), static_cast<int64_t>(w.phase), w.batch,
+                      w.input_len, w.context, static_cast<int64_t>(w.mtp),
+                      static_cast<int64_t>(w.attention), static_cast<int64_t>(w.gemm)})
+        k += std::to_string(v) + ',';
+    k += num(w.mtp_acceptance) + ';';
+    for (int64_t b : p.batch_candidates)
+        k += std::to_string(b) + ',';
+    return k;
 }
 
 }  // namespace
@@ -307,9 +327,13 @@ std::vector<PointResult> run_sweep(const Study& st, const SweepOptions& opt) {
         progress.emplace("sweep " + st.name, n);
         progress->advance(next);
     }
-    // A block holds `threads * 8` points per rank; within it point i belongs to rank i % ranks.
+    // A block holds `threads * per_thread` points per rank; within it point i belongs to rank
+    // i % ranks. Analytical points take about a millisecond, so their blocks are large enough
+    // for points of one plan shape to meet (see shape_key); a SystemC point takes a fraction
+    // of a second, and its small blocks keep the journal (what --resume keeps) current.
+    const size_t per_thread = opt.engine == Engine::Analytical ? 4096 : 8;
     const size_t block =
-        static_cast<size_t>(std::max(1, opt.threads)) * 8 * static_cast<size_t>(ranks);
+        static_cast<size_t>(std::max(1, opt.threads)) * per_thread * static_cast<size_t>(ranks);
     int64_t computed = 0;
     while (next < n) {
         if (opt.stop_after >= 0 && computed >= opt.stop_after) break;
@@ -320,10 +344,21 @@ std::vector<PointResult> run_sweep(const Study& st, const SweepOptions& opt) {
             std::vector<size_t> mine;
             for (size_t i = next; i < next + count; ++i)
                 if (i % static_cast<size_t>(ranks) == static_cast<size_t>(rank)) mine.push_back(i);
+            // Evaluation order: grouped by plan shape (stable); lines stay in point order.
+            std::vector<std::string> keys(mine.size());
+            std::vector<size_t> order(mine.size());
+            for (size_t k = 0; k < mine.size(); ++k) {
+                keys[k] = shape_key(st.points[mine[k]]);
+                order[k] = k;
+            }
+            std::stable_sort(order.begin(), order.end(),
+                             [&](size_t a, size_t b) { return keys[a] < keys[b]; });
             std::vector<std::string> lines(mine.size());
             parallel_for(mine.size(), opt.threads, [&](size_t b, size_t e) {
-                for (size_t k = b; k < e; ++k)
+                for (size_t j = b; j < e; ++j) {
+                    const size_t k = order[j];
                     lines[k] = result_to_line(evaluate(st, model, mine[k], opt.engine));
+                }
             });
             std::string text;
             for (const auto& l : lines)

@@ -20,8 +20,9 @@ std::string type_name(const Json& v) {
 Json parse_json_text(std::string_view text, std::string_view origin) {
     try {
         return Json::parse(text.begin(), text.end());
-    } catch (const Json::parse_error& e) {
-        // nlohmann's message already names line/column; keep it to one line.
+    } catch (const Json::exception& e) {
+        // parse_error (its message names line/column) and out_of_range 406 (a number such as
+        // 1e999 that overflows a double) alike: bad input, one line.
         throw_input_error(origin, "", std::string("malformed JSON: ") + e.what());
     }
 }

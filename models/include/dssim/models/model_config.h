@@ -28,15 +28,15 @@ struct ModelConfig {
     bool is_v3 = true;   // DeepseekV3 architecture (else DeepseekV2)
 
     // Vocabulary and width
-    int64_t vocab_size = 102400;    // tokens (demo: vocab_size)
-    int64_t hidden_size = 2048;     // model width (demo: dim)
+    int64_t vocab_size = 102400;           // tokens (demo: vocab_size)
+    int64_t hidden_size = 2048;            // model width (demo: dim)
     int64_t intermediate_size = 10944;     // dense MLP inner width (demo: inter_dim)
     int64_t moe_intermediate_size = 1408;  // per-expert inner width (demo: moe_inter_dim)
 
     // Depth
-    int64_t num_hidden_layers = 27;     // main-model layers (demo: n_layers)
-    int64_t first_k_dense_replace = 1;  // layers [0, k) use the dense MLP (demo: n_dense_layers)
-    int64_t moe_layer_freq = 1;         // every n-th layer after k is MoE (1 in all releases)
+    int64_t num_hidden_layers = 27;        // main-model layers (demo: n_layers)
+    int64_t first_k_dense_replace = 1;     // layers [0, k) use the dense MLP (demo: n_dense_layers)
+    int64_t moe_layer_freq = 1;            // every n-th layer after k is MoE (1 in all releases)
     int64_t num_nextn_predict_layers = 0;  // MTP modules stored after the main layers
 
     // Attention (MLA)
@@ -50,9 +50,9 @@ struct ModelConfig {
     // MoE
     int64_t n_routed_experts = 64;
     int64_t n_shared_experts = 2;
-    int64_t num_experts_per_tok = 6;   // routed experts per token (demo: n_activated_experts)
-    int64_t n_group = 1;               // expert groups (demo: n_expert_groups)
-    int64_t topk_group = 1;            // groups kept per token (demo: n_limited_groups)
+    int64_t num_experts_per_tok = 6;  // routed experts per token (demo: n_activated_experts)
+    int64_t n_group = 1;              // expert groups (demo: n_expert_groups)
+    int64_t topk_group = 1;           // groups kept per token (demo: n_limited_groups)
     ScoreFunc scoring_func = ScoreFunc::Softmax;
     double routed_scaling_factor = 1.0;  // (demo: route_scale)
     bool norm_topk_prob = false;         // normalise selected weights (always for sigmoid)
@@ -61,8 +61,8 @@ struct ModelConfig {
 
     // RoPE / YaRN
     double rope_theta = 10000.0;
-    bool rope_yarn = true;                          // rope_scaling.type == "yarn"
-    double rope_factor = 40.0;                      // rope_scaling.factor
+    bool rope_yarn = true;                            // rope_scaling.type == "yarn"
+    double rope_factor = 40.0;                        // rope_scaling.factor
     int64_t original_max_position_embeddings = 4096;  // (demo: original_seq_len)
     double beta_fast = 32.0;
     double beta_slow = 1.0;

@@ -52,26 +52,6 @@ int64_t exposed(const std::vector<Interval>& comm, const std::vector<Interval>& 
     return total;
 }
 
-// The device holding the busiest EP rank of the first expert layer (as the SystemC engine's
-// symmetric mode picks it).
-int64_t representative(const Plan& plan) {
-    int64_t best = 0;
-    double most = -1;
-    for (const PlanOp& po : plan.ops()) {
-        if (po.op->kind != models::OpKind::GroupedGemm || po.op->experts.tokens_per_device.empty())
-            continue;
-        const auto& t = po.op->experts.tokens_per_device;
-        for (size_t r = 0; r < t.size(); ++r) {
-            if (t[r] > most) {
-                most = t[r];
-                best = static_cast<int64_t>(r);
-            }
-        }
-        break;
-    }
-    return best;
-}
-
 // One transfer of a comm class as the representative device sees it (sends, then receives).
 struct Hop {
     int64_t dur_ps = 0;
@@ -90,7 +70,7 @@ SimResult schedule(const models::ModelConfig& model,
                    const Deployment& dep,
                    const Workload& wl,
                    const Plan& plan) {
-    const int64_t d = representative(plan);
+    const int64_t d = detail::representative_device(plan);
     const Topology& topo = *plan.topology;
     const detail::PlanShape& shape = *plan.shape;
     const std::vector<detail::SchedOp>& ops = shape.sched;

@@ -261,7 +261,7 @@ class Run {
             for (int64_t d = 0; d < plan.devices; ++d)
                 sim.push_back(d);
         } else {
-            sim.push_back(representative());
+            sim.push_back(representative_device(plan_));
         }
         index_.assign(static_cast<size_t>(plan.devices), -1);
         for (int64_t d : sim) {
@@ -330,27 +330,6 @@ class Run {
     }
 
   private:
-    // Symmetric mode simulates the device that holds the busiest EP rank (rank 0 when
-    // balanced): it is the critical path.
-    int64_t representative() const {
-        int64_t best = 0;
-        double most = -1;
-        for (const PlanOp& po : plan_.ops()) {
-            if (po.op->kind != models::OpKind::GroupedGemm ||
-                po.op->experts.tokens_per_device.empty())
-                continue;
-            const auto& t = po.op->experts.tokens_per_device;
-            for (size_t r = 0; r < t.size(); ++r) {
-                if (t[r] > most) {
-                    most = t[r];
-                    best = static_cast<int64_t>(r);
-                }
-            }
-            break;
-        }
-        return best;
-    }
-
     template <typename F>
     void guarded(F&& body) {
         try {

@@ -232,4 +232,8 @@ struct RunOutput {
 // Runs the plan on the SystemC kernel.
 RunOutput run_plan(const Plan& plan, bool record_transfers);
 
+// The device that holds the busiest EP rank of the first expert layer (rank 0 when balanced):
+// the critical path, which symmetric mode simulates and the analytical path schedules.
+int64_t representative_device(const Plan& plan);
+
 }  // namespace dssim::sim::detail

@@ -266,25 +266,19 @@ SimResult analytic_simulate(const models::ModelConfig& model,
                             const Deployment& dep,
                             const Workload& wl,
                             const AnalyticOptions& options) {
-    const std::vector<int> counts = detail::micro_batch_candidates(dep, wl);
-    std::optional<SimResult> best;
-    std::optional<double> other_ms;
-    for (int count : counts) {
-        Deployment d = dep;
-        d.micro_batches = count;
-        const Plan plan = detail::build_plan(model, hw, d, wl, SimOptions{},
-                                             options.use_cache ? &cache() : nullptr);
-        SimResult r = schedule(model, hw, dep, wl, plan);
-        if (!best || r.step_time_ps < best->step_time_ps) {
-            if (best) other_ms = best->step_time_ms;
-            best = std::move(r);
-        } else {
-            other_ms = r.step_time_ms;
-        }
-    }
-    best->micro_batches_requested = dep.micro_batches;
-    best->micro_batches_other_step_ms = other_ms;
-    return std::move(*best);
+    auto fastest = detail::keep_fastest(
+        dep, wl,
+        [&](const Deployment& d) {
+            const Plan plan = detail::build_plan(model, hw, d, wl, SimOptions{},
+                                                 options.use_cache ? &cache() : nullptr);
+            return schedule(model, hw, dep, wl, plan);
+        },
+        [](const SimResult& r) { return r.step_time_ps; });
+    SimResult& r = fastest.best;
+    r.micro_batches_requested = dep.micro_batches;
+    if (fastest.other_ps)
+        r.micro_batches_other_step_ms = static_cast<double>(*fastest.other_ps) * 1e-9;
+    return std::move(r);
 }
 
 AnalyticCacheStats analytic_cache_stats() {

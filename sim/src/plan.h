@@ -13,7 +13,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "dssim/devices/cost_model.h"
@@ -199,6 +202,37 @@ Plan build_plan(const models::ModelConfig& model,
 // (just 1 when two micro-batches would degenerate to one: a decode step of one sequence per
 // device, or a one-token prefill). Throws InputError for counts other than 0, 1, 2.
 std::vector<int> micro_batch_candidates(const Deployment& dep, const Workload& wl);
+
+// A run of the fastest micro-batch count, and the step time of the other count when auto
+// micro-batching evaluated two.
+template <class Run>
+struct Fastest {
+    Run best;
+    std::optional<int64_t> other_ps;
+};
+// Runs `evaluate(d)` for every micro-batch candidate of `dep` (d: `dep` with that count) and
+// keeps the shortest step (`step_ps(run)`); only a strictly shorter step replaces the earlier
+// count, so ties keep one micro-batch. Shared by both engines so they choose alike.
+template <class Evaluate, class StepPs>
+auto keep_fastest(const Deployment& dep, const Workload& wl, Evaluate evaluate, StepPs step_ps)
+    -> Fastest<std::invoke_result_t<Evaluate&, const Deployment&>> {
+    using Run = std::invoke_result_t<Evaluate&, const Deployment&>;
+    std::optional<Run> best;
+    std::optional<int64_t> other_ps;
+    for (int count : micro_batch_candidates(dep, wl)) {
+        Deployment d = dep;
+        d.micro_batches = count;
+        Run run = evaluate(d);
+        const int64_t t = step_ps(run);
+        if (!best || t < step_ps(*best)) {
+            if (best) other_ps = step_ps(*best);
+            best.emplace(std::move(run));
+        } else {
+            other_ps = t;
+        }
+    }
+    return {std::move(*best), other_ps};
+}
 
 // A timed op on one device (internal form of TimelineEntry).
 struct Slice {

@@ -220,26 +220,20 @@ SimResult simulate(const models::ModelConfig& model,
     // Auto micro-batching runs both counts on the SystemC kernel (it is elaborated once per
     // process and every run is independent of the ones before), so the choice is made on the
     // numbers this path reports; ties keep one micro-batch (docs/simulator.md).
-    const std::vector<int> counts = detail::micro_batch_candidates(dep, wl);
-    std::optional<Plan> best_plan;
-    RunOutput best_out;
-    std::optional<int64_t> other_ps;
-    for (int count : counts) {
-        Deployment d = dep;
-        d.micro_batches = count;
-        Plan plan = detail::build_plan(model, hw, d, wl, opt);
-        RunOutput out = detail::run_plan(plan, opt.trace && opt.mode == Mode::Full);
-        const int64_t t = out.stats[critical(out)].finish_ps;
-        if (!best_plan || t < best_out.stats[critical(best_out)].finish_ps) {
-            if (best_plan) other_ps = best_out.stats[critical(best_out)].finish_ps;
-            best_plan.emplace(std::move(plan));
-            best_out = std::move(out);
-        } else {
-            other_ps = t;
-        }
-    }
-    SimResult r = report(model, hw, dep, wl, opt, *best_plan, best_out);
-    if (other_ps) r.micro_batches_other_step_ms = ms(*other_ps);
+    struct Run {
+        Plan plan;
+        RunOutput out;
+    };
+    auto fastest = detail::keep_fastest(
+        dep, wl,
+        [&](const Deployment& d) {
+            Plan plan = detail::build_plan(model, hw, d, wl, opt);
+            RunOutput out = detail::run_plan(plan, opt.trace && opt.mode == Mode::Full);
+            return Run{std::move(plan), std::move(out)};
+        },
+        [](const Run& run) { return run.out.stats[critical(run.out)].finish_ps; });
+    SimResult r = report(model, hw, dep, wl, opt, fastest.best.plan, fastest.best.out);
+    if (fastest.other_ps) r.micro_batches_other_step_ms = ms(*fastest.other_ps);
     return r;
 }
 

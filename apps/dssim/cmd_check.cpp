@@ -64,15 +64,17 @@ void add_check_command(CLI::App& app) {
         "check",
         "Compare a backend's tensors against a golden file from `dssim golden`: per tensor max "
         "abs/rel error, ULP distance (p50/p99/max) in the golden's dtype, cosine similarity and "
-        "mismatch count; top-1/top-5 agreement for logits; the first diverging tensor in "
-        "execution order. Exit 0 within tolerance, 1 outside, 2 bad input "
+        "mismatch count; top-1/top-5 agreement for logits and MTP draft logits; golden tensors "
+        "the candidate lacks, listed as missing; the first diverging tensor in execution "
+        "order. Exit 0 within tolerance, 1 outside, 2 bad input "
         "(docs/golden-and-check.md).");
     cmd->add_option("--golden", args->golden, "Golden HDF5 file written by `dssim golden`")
         ->required();
     cmd->add_option("--candidate", args->candidate,
                     "Backend tensors: .h5/.hdf5 (golden layout or flat datasets), .safetensors, "
                     ".npy (one tensor, named by the file stem) or .npz; names are golden tensor "
-                    "names (step0/layers.1.attn_residual, logits) unless --map renames them")
+                    "names (step0/layers.1.attn_residual, logits, mtp_logits) unless --map "
+                    "renames them")
         ->required();
     cmd->add_option("--map", args->map,
                     "JSON object mapping candidate tensor names to golden names, e.g. "

@@ -144,7 +144,8 @@ std::vector<int64_t> top_k(const HostTensor& t, size_t row, int64_t cols, int64_
 }
 
 bool is_logits_name(std::string_view name) {
-    return name == "logits" || name == "head" || name.ends_with("/head") || name.ends_with(".head");
+    return name == "logits" || name == "mtp_logits" || name == "head" || name.ends_with("/head") ||
+           name.ends_with(".head");
 }
 
 LogitsAgreement logits_agreement(const HostTensor& g, const HostTensor& c) {
@@ -320,6 +321,9 @@ CheckReport compare(const GoldenFile& golden,
         pairs[gi] = &t;
     }
     // Golden tensors are in execution order, so map order is execution order.
+    for (size_t i = 0; i < golden.tensors.size(); ++i) {
+        if (!pairs.contains(i)) report.missing.push_back(golden.tensors[i].name);
+    }
     std::vector<std::pair<size_t, const HostTensor*>> work(pairs.begin(), pairs.end());
     report.tensors.resize(work.size());
     parallel_for(work.size(), threads, [&](size_t begin, size_t end) {
@@ -345,6 +349,9 @@ nlohmann::ordered_json number_or_null(double v) {
     return nullptr;
 }
 
+// Missing golden tensors named in the table; --json lists all.
+constexpr size_t kMissingListed = 8;
+
 std::string fmt(double v) {
     char buf[32];
     if (!std::isfinite(v)) return std::isnan(v) ? "nan" : "inf";
@@ -363,6 +370,7 @@ nlohmann::ordered_json CheckReport::to_json() const {
                       {"atol_rms", tolerance.atol_rms}};
     j["golden_tensors"] = golden_tensors;
     j["compared_tensors"] = tensors.size();
+    j["missing_tensors"] = missing;
     auto list = nlohmann::ordered_json::array();
     for (const auto& t : tensors) {
         nlohmann::ordered_json e;
@@ -440,6 +448,20 @@ std::string CheckReport::table() const {
                       static_cast<long long>(t.logits->rows), t.logits->top5_overlap,
                       static_cast<long long>(t.logits->top5_overlap_min));
         out += line;
+    }
+    if (!missing.empty()) {
+        // Long lists keep both ends: where the candidate's coverage stops and whether the
+        // model outputs (logits, mtp_logits: last in execution order) are among the missing.
+        std::string names;
+        for (size_t i = 0; i < missing.size(); ++i) {
+            if (missing.size() > kMissingListed && i == kMissingListed / 2) {
+                names += ", ... " + std::to_string(missing.size() - kMissingListed) + " more";
+                i = missing.size() - kMissingListed / 2;
+            }
+            names += (names.empty() ? "" : ", ") + missing[i];
+        }
+        out += "missing in candidate (not compared): " + std::to_string(missing.size()) + " of " +
+               std::to_string(golden_tensors) + " golden tensors: " + names + "\n";
     }
     if (first_divergence) {
         const TensorReport& t = tensors[*first_divergence];

@@ -4,6 +4,7 @@
 #include <zip.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <set>
@@ -23,6 +24,9 @@ const HostTensor* GoldenFile::find(std::string_view name) const {
 }
 
 namespace {
+
+// Root datasets compared like tensors, in execution order (/logits is required in a golden).
+constexpr std::array<const char*, 2> kOutputDatasets = {"logits", "mtp_logits"};
 
 h5::Handle open_h5(const std::filesystem::path& path) {
     h5::silence_errors();
@@ -88,10 +92,15 @@ GoldenFile read_golden(const std::filesystem::path& path) {
     }
     std::sort(g.tensors.begin(), g.tensors.end(),
               [](const HostTensor& a, const HostTensor& b) { return a.order < b.order; });
-    HostTensor logits = h5::read_dataset(file.get(), "logits", fn);
-    logits.name = "logits";
-    logits.order = -1;
-    g.tensors.push_back(std::move(logits));
+    // The model outputs close the execution order: /logits, then the MTP module's draft
+    // logits, which each step computes after its main logits.
+    for (const char* name : kOutputDatasets) {
+        if (!h5::exists(file.get(), name)) continue;
+        HostTensor t = h5::read_dataset(file.get(), name, fn);
+        t.name = name;
+        t.order = -1;
+        g.tensors.push_back(std::move(t));
+    }
     g.tokens = h5::read_dataset(file.get(), "tokens", fn);
     return g;
 }
@@ -108,10 +117,11 @@ std::vector<HostTensor> read_h5_candidate(const std::filesystem::path& path) {
         for (const auto& name : h5::list_datasets(group.get(), fn)) {
             out.push_back(h5::read_dataset(group.get(), name, fn));
         }
-        if (h5::exists(file.get(), "logits")) {
-            HostTensor logits = h5::read_dataset(file.get(), "logits", fn);
-            logits.name = "logits";
-            out.push_back(std::move(logits));
+        for (const char* name : kOutputDatasets) {
+            if (!h5::exists(file.get(), name)) continue;
+            HostTensor t = h5::read_dataset(file.get(), name, fn);
+            t.name = name;
+            out.push_back(std::move(t));
         }
     } else {
         for (const auto& name : h5::list_datasets(file.get(), fn)) {

@@ -98,7 +98,11 @@ void produce(reference::TensorSink& sink, uint64_t seed) {
     }
 }
 
-void write_fake_golden(const fs::path& out, TensorSelection selection, uint64_t seed = 7) {
+// With `mtp`, also MTP draft logits: 2 rows at step 0, 1 row at step 1.
+void write_fake_golden(const fs::path& out,
+                       TensorSelection selection,
+                       uint64_t seed = 7,
+                       bool mtp = false) {
     GoldenWriter writer(out, selection);
     produce(writer, seed);
     const int64_t vocab = 16;
@@ -110,6 +114,16 @@ void write_fake_golden(const fs::path& out, TensorSelection selection, uint64_t 
     const std::vector<int64_t> seq0 = {0, 0, 1}, pos0 = {0, 1, 0}, seq1 = {0, 1}, pos1 = {2, 1};
     writer.add_logits(0, seq0, pos0, logits0, vocab);
     writer.add_logits(1, seq1, pos1, logits1, vocab);
+    if (mtp) {
+        std::vector<float> draft0(2 * vocab), draft1(1 * vocab);
+        for (size_t i = 0; i < draft0.size(); ++i)
+            draft0[i] = value_at(seed + 2, i);
+        for (size_t i = 0; i < draft1.size(); ++i)
+            draft1[i] = value_at(seed + 3, i);
+        const std::vector<int64_t> mseq0 = {0, 0}, mpos0 = {0, 1}, mseq1 = {1}, mpos1 = {0};
+        writer.add_mtp_logits(0, mseq0, mpos0, draft0, vocab);
+        writer.add_mtp_logits(1, mseq1, mpos1, draft1, vocab);
+    }
     writer.set_tokens({{5, 6, 9, 11}, {7, 3, 4}}, {2, 1});
     GoldenMetadata meta;
     meta.config_json = R"({"vocab_size": 16})";
@@ -260,6 +274,64 @@ TEST_CASE("check: a planted one-element corruption is the first divergence") {
     CHECK(r.tensors[*r.first_divergence].ulp_max > 1);
     CHECK(r.table().find("first divergence: step0/layers.1.attn_residual") != std::string::npos);
     CHECK(r.to_json()["first_divergence"] == "step0/layers.1.attn_residual");
+    fs::remove_all(dir);
+}
+
+TEST_CASE("check: /mtp_logits is compared after /logits; a candidate without it lists it missing") {
+    const fs::path dir = temp_dir();
+    write_fake_golden(dir / "g.h5", TensorSelection::Layers, 7, /*mtp=*/true);
+    const GoldenFile g = read_golden(dir / "g.h5");
+    REQUIRE(g.tensors.size() >= 2);
+    CHECK(g.tensors[g.tensors.size() - 2].name == "logits");
+    CHECK(g.tensors.back().name == "mtp_logits");
+    CHECK(g.tensors.back().shape == std::vector<int64_t>{3, 16});
+    CHECK(g.tensors.back().value(16 * 2 + 1) == value_at(10, 1));  // the step-1 row
+
+    // The golden layout as a candidate provides mtp_logits too; it gets logits statistics.
+    const CheckReport self = compare(g, read_candidate(dir / "g.h5"), {}, Tolerance{}, "g.h5");
+    CHECK(self.pass());
+    CHECK(self.missing.empty());
+    REQUIRE(self.tensors.back().name == "mtp_logits");
+    REQUIRE(self.tensors.back().logits.has_value());
+    CHECK(self.tensors.back().logits->rows == 3);
+    CHECK(self.tensors.back().logits->top1_agree == 3);
+
+    // One changed element of mtp_logits only: it is the first divergence, after an intact
+    // /logits. Renamed through the map, the same.
+    std::vector<HostTensor> cand = all_tensors(g);
+    HostTensor* draft = find_mut(cand, "mtp_logits");
+    const float changed = static_cast<float>(draft->value(5)) + 1.0f;
+    std::memcpy(draft->bytes.data() + 5 * sizeof(float), &changed, sizeof(float));
+    draft->name = "draft_logits";
+    const CheckReport r =
+        compare(g, cand, {{"draft_logits", "mtp_logits"}}, Tolerance{"bf16", 0.008, 0, 0}, "c");
+    REQUIRE(r.first_divergence.has_value());
+    CHECK(r.tensors[*r.first_divergence].name == "mtp_logits");
+    CHECK(r.tensors[*r.first_divergence].mismatches == 1);
+    CHECK(r.to_json()["first_divergence"] == "mtp_logits");
+    CHECK_THROWS_WITH_AS(compare(g, cand, {}, Tolerance{}, "c"),
+                         doctest::Contains("not found in golden"), InputError);
+
+    // Without mtp_logits (and without two layer tensors): each golden tensor the candidate
+    // lacks is listed as missing, in execution order; what is provided passes.
+    cand = all_tensors(g);
+    cand.pop_back();
+    cand.erase(cand.begin() + 1, cand.begin() + 3);
+    const CheckReport partial = compare(g, cand, {}, Tolerance{}, "c");
+    CHECK(partial.pass());
+    CHECK(partial.missing ==
+          std::vector<std::string>{g.tensors[1].name, g.tensors[2].name, "mtp_logits"});
+    CHECK(partial.to_json()["missing_tensors"].size() == 3);
+    CHECK(partial.table().find("missing in candidate (not compared): 3 of " +
+                               std::to_string(g.tensors.size()) +
+                               " golden tensors: " + g.tensors[1].name + ", " + g.tensors[2].name +
+                               ", mtp_logits\n") != std::string::npos);
+    // A long list keeps both ends in the table (the JSON has all).
+    const CheckReport one = compare(g, {g.tensors[0]}, {}, Tolerance{}, "c");
+    REQUIRE(one.missing.size() == g.tensors.size() - 1);
+    CHECK(one.table().find(", ... " + std::to_string(one.missing.size() - 8) + " more, ") !=
+          std::string::npos);
+    CHECK(one.table().find(", step1/sampling, logits, mtp_logits\n") != std::string::npos);
     fs::remove_all(dir);
 }
 

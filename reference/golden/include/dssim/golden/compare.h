@@ -65,7 +65,8 @@ struct TensorReport {
     uint64_t ulp_p50 = 0;
     uint64_t ulp_p99 = 0;
     uint64_t ulp_max = 0;
-    std::optional<LogitsAgreement> logits;  // for "logits" and <..>head tensors of rank 2
+    // for "logits", "mtp_logits" and <..>head tensors of rank 2
+    std::optional<LogitsAgreement> logits;
     [[nodiscard]] bool pass() const { return mismatches == 0; }
 };
 
@@ -73,8 +74,11 @@ struct CheckReport {
     std::string golden;
     std::string candidate;
     Tolerance tolerance;
-    std::vector<TensorReport> tensors;       // execution order ("logits" last)
-    int64_t golden_tensors = 0;              // comparable tensors in the golden file
+    std::vector<TensorReport> tensors;  // execution order ("logits", "mtp_logits" last)
+    int64_t golden_tensors = 0;         // comparable tensors in the golden file
+    // Golden tensors the candidate does not provide, in execution order. A candidate may cover
+    // any subset, so these are reported ("missing") but do not fail the check.
+    std::vector<std::string> missing;
     std::optional<size_t> first_divergence;  // first tensor outside tolerance
     std::optional<size_t> first_difference;  // first tensor with any differing element
     [[nodiscard]] bool pass() const { return !first_divergence.has_value(); }

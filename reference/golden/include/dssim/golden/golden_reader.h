@@ -18,7 +18,8 @@ struct GoldenFile {
     std::map<std::string, std::string> string_attributes;  // root attributes
     std::map<std::string, int64_t> int_attributes;
     // What a candidate can be compared against, in execution order: /tensors/<name> sorted by
-    // their "order" attribute, then "logits" (the /logits dataset, order -1).
+    // their "order" attribute, then "logits" (the /logits dataset, order -1), then
+    // "mtp_logits" (/mtp_logits, order -1) when the file has it (`dssim golden --mtp`).
     std::vector<HostTensor> tensors;
     HostTensor tokens;  // /tokens
     [[nodiscard]] const HostTensor* find(std::string_view name) const;
@@ -28,7 +29,8 @@ struct GoldenFile {
 GoldenFile read_golden(const std::filesystem::path& path);
 
 // Reads every tensor of a candidate file, chosen by extension:
-//   .h5/.hdf5  with a /tensors group: /tensors/<name> plus "logits" from /logits; otherwise
+//   .h5/.hdf5  with a /tensors group: /tensors/<name> plus "logits" from /logits and
+//              "mtp_logits" from /mtp_logits (each if present); otherwise
 //              every dataset, named by its path without the leading '/';
 //   .safetensors  every tensor, by its name;
 //   .npy       one tensor named by the file stem;

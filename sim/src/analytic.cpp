@@ -216,34 +216,9 @@ SimResult schedule(const models::ModelConfig& model,
         }
     }
 
-    SimResult r;
-    r.model = std::string(model.short_name());
-    r.device = hw.device.name;
-    r.system = hw.system.name;
-    r.deployment = dep;
-    r.deployment.dp = plan.dp;
-    r.deployment.micro_batches = static_cast<int>(plan.mbs().size());
-    r.workload = wl;
+    SimResult r = detail::step_result(model, hw, dep, wl, plan, now, ideal_s, hbm_bytes);
     r.simulated_devices = 1;
     r.reported_device = d;
-    r.step_time_ps = now;
-    r.step_time_ms = static_cast<double>(now) * 1e-9;
-    const double step_s = static_cast<double>(now) * 1e-12;
-    const bool prefill = wl.phase == models::Phase::Prefill;
-    const double n_mtp = wl.mtp ? static_cast<double>(model.num_nextn_predict_layers) : 0.0;
-    const double per_seq =
-        prefill ? static_cast<double>(wl.input_len) : 1.0 + n_mtp * wl.mtp_acceptance;
-    r.tokens_per_step = static_cast<double>(plan.devices) * static_cast<double>(wl.batch) * per_seq;
-    if (step_s > 0) {
-        r.tokens_per_s = r.tokens_per_step / step_s;
-        r.tokens_per_s_per_device = r.tokens_per_s / static_cast<double>(plan.devices);
-        r.mfu = ideal_s / step_s;
-        r.hbm_bandwidth_utilization = hbm_bytes / (step_s * plan.hbm_bandwidth);
-    }
-    if (prefill)
-        r.ttft_ms = r.step_time_ms;
-    else
-        r.tpot_ms = r.step_time_ms / (1.0 + n_mtp * wl.mtp_acceptance);
     r.exposed_comm_ms = static_cast<double>(exposed(slices[1], slices[0])) * 1e-9;
     int64_t busy[2] = {0, 0};
     for (int s = 0; s < 2; ++s) {
@@ -253,9 +228,6 @@ SimResult schedule(const models::ModelConfig& model,
     r.compute_busy_ms = static_cast<double>(busy[0]) * 1e-9;
     r.comm_busy_ms = static_cast<double>(busy[1]) * 1e-9;
     r.by_resource = {{"compute_stream", r.compute_busy_ms}, {"matrix_unit", matrix_s * 1e3}};
-    r.memory = plan.memory;
-    r.fits = !(r.memory.capacity > 0 && r.memory.total() > r.memory.capacity);
-    r.assumptions = plan.assumptions;
     return r;
 }
 
@@ -275,7 +247,6 @@ SimResult analytic_simulate(const models::ModelConfig& model,
         },
         [](const SimResult& r) { return r.step_time_ps; });
     SimResult& r = fastest.best;
-    r.micro_batches_requested = dep.micro_batches;
     if (fastest.other_ps)
         r.micro_batches_other_step_ms = static_cast<double>(*fastest.other_ps) * 1e-9;
     return std::move(r);

@@ -812,6 +812,50 @@ std::vector<int> micro_batch_candidates(const Deployment& dep, const Workload& w
     return {1};
 }
 
+SimResult step_result(const models::ModelConfig& model,
+                      const Hardware& hw,
+                      const Deployment& dep,
+                      const Workload& wl,
+                      const Plan& plan,
+                      int64_t step_ps,
+                      double ideal_s,
+                      double hbm_bytes) {
+    SimResult r;
+    r.model = std::string(model.short_name());
+    r.device = hw.device.name;
+    r.system = hw.system.name;
+    r.deployment = dep;
+    r.deployment.dp = plan.dp;
+    r.deployment.micro_batches = static_cast<int>(plan.mbs().size());
+    r.micro_batches_requested = dep.micro_batches;
+    r.workload = wl;
+    r.mode = plan.mode;
+    r.step_time_ps = step_ps;
+    r.step_time_ms = static_cast<double>(step_ps) * 1e-9;
+    const double step_s = static_cast<double>(step_ps) * 1e-12;
+
+    const bool prefill = wl.phase == models::Phase::Prefill;
+    const double n_mtp = wl.mtp ? static_cast<double>(model.num_nextn_predict_layers) : 0.0;
+    const double per_seq =
+        prefill ? static_cast<double>(wl.input_len) : 1.0 + n_mtp * wl.mtp_acceptance;
+    r.tokens_per_step = static_cast<double>(plan.devices) * static_cast<double>(wl.batch) * per_seq;
+    if (step_s > 0) {
+        r.tokens_per_s = r.tokens_per_step / step_s;
+        r.tokens_per_s_per_device = r.tokens_per_s / static_cast<double>(plan.devices);
+        r.mfu = ideal_s / step_s;
+        r.hbm_bandwidth_utilization = hbm_bytes / (step_s * plan.hbm_bandwidth);
+    }
+    if (prefill) {
+        r.ttft_ms = r.step_time_ms;
+    } else {
+        r.tpot_ms = r.step_time_ms / (1.0 + n_mtp * wl.mtp_acceptance);
+    }
+    r.memory = plan.memory;
+    r.fits = !(r.memory.capacity > 0 && r.memory.total() > r.memory.capacity);
+    r.assumptions = plan.assumptions;
+    return r;
+}
+
 Plan build_plan(const models::ModelConfig& model,
                 const Hardware& hw,
                 const Deployment& dep,

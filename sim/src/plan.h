@@ -203,6 +203,18 @@ Plan build_plan(const models::ModelConfig& model,
 // device, or a one-token prefill). Throws InputError for counts other than 0, 1, 2.
 std::vector<int> micro_batch_candidates(const Deployment& dep, const Workload& wl);
 
+// The part of a step's report both engines compute alike: the inputs echoed, step time,
+// throughput, TTFT/TPOT, MFU, HBM utilisation, memory, fit and assumptions. `ideal_s` and
+// `hbm_bytes` are the reported device's (MFU numerator, HBM traffic).
+SimResult step_result(const models::ModelConfig& model,
+                      const Hardware& hw,
+                      const Deployment& dep,
+                      const Workload& wl,
+                      const Plan& plan,
+                      int64_t step_ps,
+                      double ideal_s,
+                      double hbm_bytes);
+
 // A run of the fastest micro-batch count, and the step time of the other count when auto
 // micro-batching evaluated two.
 template <class Run>

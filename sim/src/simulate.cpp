@@ -91,40 +91,12 @@ SimResult report(const models::ModelConfig& model,
                  const SimOptions& opt,
                  const Plan& plan,
                  const RunOutput& out) {
-    SimResult r;
-    r.model = std::string(model.short_name());
-    r.device = hw.device.name;
-    r.system = hw.system.name;
-    r.deployment = dep;
-    r.deployment.dp = plan.dp;
-    r.deployment.micro_batches = static_cast<int>(plan.mbs().size());
-    r.micro_batches_requested = dep.micro_batches;
-    r.workload = wl;
-    r.mode = opt.mode;
-    r.simulated_devices = static_cast<int64_t>(out.simulated.size());
     const size_t crit = critical(out);
     const detail::DeviceStats& st = out.stats[crit];
+    SimResult r =
+        detail::step_result(model, hw, dep, wl, plan, st.finish_ps, st.ideal_s, st.hbm_bytes);
+    r.simulated_devices = static_cast<int64_t>(out.simulated.size());
     r.reported_device = out.simulated[crit];
-    r.step_time_ps = st.finish_ps;
-    r.step_time_ms = ms(st.finish_ps);
-    const double step_s = static_cast<double>(st.finish_ps) * 1e-12;
-
-    const bool prefill = wl.phase == models::Phase::Prefill;
-    const double n_mtp = wl.mtp ? static_cast<double>(model.num_nextn_predict_layers) : 0.0;
-    const double per_seq =
-        prefill ? static_cast<double>(wl.input_len) : 1.0 + n_mtp * wl.mtp_acceptance;
-    r.tokens_per_step = static_cast<double>(plan.devices) * static_cast<double>(wl.batch) * per_seq;
-    if (step_s > 0) {
-        r.tokens_per_s = r.tokens_per_step / step_s;
-        r.tokens_per_s_per_device = r.tokens_per_s / static_cast<double>(plan.devices);
-        r.mfu = st.ideal_s / step_s;
-        r.hbm_bandwidth_utilization = st.hbm_bytes / (step_s * plan.hbm_bandwidth);
-    }
-    if (prefill) {
-        r.ttft_ms = r.step_time_ms;
-    } else {
-        r.tpot_ms = r.step_time_ms / (1.0 + n_mtp * wl.mtp_acceptance);
-    }
     r.exposed_comm_ms = ms(exposed(st.slices[1], st.slices[0]));
     int64_t busy[2] = {0, 0};
     std::vector<int64_t> kind_ps(models::kOpKindCount, 0);
@@ -153,9 +125,7 @@ SimResult report(const models::ModelConfig& model,
         {"scale_out_egress", ms(st.port_busy_ps[1])},
     };
 
-    r.memory = plan.memory;
-    if (r.memory.capacity > 0 && r.memory.total() > r.memory.capacity) {
-        r.fits = false;
+    if (!r.fits) {
         r.fit_message = "does not fit: weights " + gb(r.memory.weights) + " + KV cache " +
                         gb(r.memory.kv_cache) + " + activations " + gb(r.memory.activations) +
                         " = " + gb(r.memory.total()) + " per device exceeds the " +
@@ -167,7 +137,6 @@ SimResult report(const models::ModelConfig& model,
                              ? " (the KV cache overflows: lower --batch or --context)"
                              : " (lower --batch)";
     }
-    r.assumptions = plan.assumptions;
 
     if (opt.trace) {
         // Timeline: device by device, stream by stream, in execution order.

@@ -10,10 +10,12 @@
 #include "dssim/base/error.h"
 #include "dssim/models/model_config.h"
 #include "dssim/sim.h"
+#include "sim_test_fixtures.h"
 
 using namespace dssim;
 using namespace dssim::sim;
-using models::Phase;
+using namespace dssim::sim::test;
+using models::AttentionMode;
 
 namespace {
 
@@ -22,29 +24,9 @@ const models::ModelConfig& v3() {
     return c;
 }
 
+// EP deployment with an explicit micro-batch count (0: auto), the variable these tests turn.
 Deployment ep(int64_t devices, int64_t ep_size, int micro_batches, int64_t tp = 1) {
-    Deployment d;
-    d.devices = devices;
-    d.ep = ep_size;
-    d.tp = tp;
-    d.micro_batches = micro_batches;
-    return d;
-}
-
-Workload decode(int64_t batch, int64_t context) {
-    Workload w;
-    w.phase = Phase::Decode;
-    w.batch = batch;
-    w.context = context;
-    return w;
-}
-
-Workload prefill(int64_t batch, int64_t len) {
-    Workload w;
-    w.phase = Phase::Prefill;
-    w.batch = batch;
-    w.input_len = len;
-    return w;
+    return ep_deployment(devices, ep_size, tp, micro_batches);
 }
 
 std::string json(const SimResult& r) {
@@ -89,9 +71,12 @@ TEST_CASE("auto micro-batches: two where overlap pays") {
     CHECK(one.deployment.micro_batches == 1);
 
     // Prefill with one prompt per device: auto compares one micro-batch with the token split.
-    const SimResult p = analytic_simulate(v3(), hw, ep(32, 32, 0), prefill(1, 4096));
-    const SimResult p1 = analytic_simulate(v3(), hw, ep(32, 32, 1), prefill(1, 4096));
-    const SimResult p2 = analytic_simulate(v3(), hw, ep(32, 32, 2), prefill(1, 4096));
+    const SimResult p =
+        analytic_simulate(v3(), hw, ep(32, 32, 0), prefill(1, 4096, AttentionMode::Absorbed));
+    const SimResult p1 =
+        analytic_simulate(v3(), hw, ep(32, 32, 1), prefill(1, 4096, AttentionMode::Absorbed));
+    const SimResult p2 =
+        analytic_simulate(v3(), hw, ep(32, 32, 2), prefill(1, 4096, AttentionMode::Absorbed));
     CHECK(p.step_time_ps == std::min(p1.step_time_ps, p2.step_time_ps));
 }
 
@@ -128,8 +113,7 @@ TEST_CASE("the plan cache gives byte-identical results") {
     redundant.redundant_experts = 32;
     Workload mtp = decode(16, 2048);
     mtp.mtp = true;
-    Workload naive = prefill(2, 512);
-    naive.attention = models::AttentionMode::Naive;
+    const Workload naive = prefill(2, 512);
     const std::vector<Case> cases = {
         {"h800", "", ep(16, 16, 0), decode(8, 2048)},
         {"h20", "", ep(16, 16, 0), decode(8, 2048)},  // same shape, other device
@@ -138,7 +122,7 @@ TEST_CASE("the plan cache gives byte-identical results") {
         {"h800", "h800-cluster-2048", redundant, decode(64, 4096)},
         {"ascend-910c", "", ep(32, 32, 2), mtp},
         {"b200", "", ep(16, 8, 1, 2), naive},  // TP2 all-reduces, two EP groups
-        {"h100", "", ep(32, 32, 0), prefill(1, 4096)},
+        {"h100", "", ep(32, 32, 0), prefill(1, 4096, AttentionMode::Absorbed)},
         {"a100", "", ep(16, 16, 0), decode(8, 2048)},  // no native FP8
     };
     clear_analytic_cache();

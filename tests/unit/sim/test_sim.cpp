@@ -13,9 +13,11 @@
 #include "dssim/base/json_reader.h"
 #include "dssim/models/model_config.h"
 #include "dssim/sim.h"
+#include "sim_test_fixtures.h"
 
 using namespace dssim;
 using namespace dssim::sim;
+using namespace dssim::sim::test;
 using models::Phase;
 
 namespace {
@@ -30,31 +32,6 @@ SimResult run(const char* model,
     opt.mode = mode;
     opt.trace = trace;
     return simulate(models::resolve_model_config(model), hw, dep, wl, opt);
-}
-
-Deployment ep_deployment(int64_t devices, int64_t ep, int64_t tp = 1) {
-    Deployment d;
-    d.devices = devices;
-    d.ep = ep;
-    d.tp = tp;
-    return d;
-}
-
-Workload decode(int64_t batch, int64_t context) {
-    Workload w;
-    w.phase = Phase::Decode;
-    w.batch = batch;
-    w.context = context;
-    return w;
-}
-
-Workload prefill(int64_t batch, int64_t len) {
-    Workload w;
-    w.phase = Phase::Prefill;
-    w.batch = batch;
-    w.input_len = len;
-    w.attention = models::AttentionMode::Naive;
-    return w;
 }
 
 // The report without the fields that name the mode.

@@ -9,26 +9,13 @@
 #include "dssim/base/error.h"
 #include "dssim/models/model_config.h"
 #include "dssim/sim.h"
+#include "sim_test_fixtures.h"
 
 using namespace dssim;
 using namespace dssim::sim;
+using namespace dssim::sim::test;
 
 namespace {
-
-Deployment ep_deployment(int64_t devices, int64_t ep) {
-    Deployment d;
-    d.devices = devices;
-    d.ep = ep;
-    return d;
-}
-
-Workload decode(int64_t batch, int64_t context) {
-    Workload w;
-    w.phase = models::Phase::Decode;
-    w.batch = batch;
-    w.context = context;
-    return w;
-}
 
 std::string message(const Hardware& hw, Deployment dep, Workload wl, SimOptions opt = {}) {
     try {

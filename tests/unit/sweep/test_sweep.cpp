@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "dssim/base/atomic_file.h"
@@ -121,6 +122,44 @@ std::string what(const std::exception_ptr& e) {
         return x.what();
     }
     return "";
+}
+
+// A decode point's identity and verdict; each test fills in the figures it checks.
+PointResult decode_point(int64_t index,
+                         std::vector<std::string> labels,
+                         const std::string& device,
+                         bool feasible) {
+    PointResult r;
+    r.index = index;
+    r.labels = std::move(labels);
+    r.device = device;
+    r.phase = "decode";
+    r.fits = feasible;
+    r.meets_slo = feasible;
+    return r;
+}
+
+// A point of kSmall's deployment and workload (16 devices, EP16, batch 8, context 2048).
+PointResult small_point(int64_t index,
+                        std::vector<std::string> labels,
+                        const std::string& device,
+                        bool feasible) {
+    PointResult r = decode_point(index, std::move(labels), device, feasible);
+    r.devices = 16;
+    r.tp = 1;
+    r.ep = 16;
+    r.dp = 16;
+    r.batch = 8;
+    r.context = 2048;
+    return r;
+}
+
+// Sweep options of one rank writing `dir`.
+SweepOptions rank_options(const fs::path& dir, Transport& t) {
+    SweepOptions o;
+    o.out_dir = dir.string();
+    o.transport = &t;
+    return o;
 }
 
 }  // namespace
@@ -281,17 +320,8 @@ TEST_CASE("study: explicit list, columns in first-seen order, '-' where absent")
 }
 
 TEST_CASE("journal lines round-trip exactly; malformed lines are rejected") {
-    PointResult r;
-    r.index = 12;
-    r.labels = {"h800", "x0.5", "with space"};
-    r.device = "h800";
-    r.phase = "decode";
-    r.devices = 16;
-    r.tp = 1;
-    r.ep = 16;
-    r.dp = 16;
-    r.batch = 8;
-    r.context = 2048;
+    PointResult r = small_point(12, {"h800", "x0.5", "with space"}, "h800", true);
+    r.meets_slo = false;
     r.step_time_ms = 0.1 + 0.2;  // not representable in few digits
     r.tokens_per_s_per_device = 1.0 / 3.0;
     r.tpot_ms = 1e-300;
@@ -301,8 +331,6 @@ TEST_CASE("journal lines round-trip exactly; malformed lines are rejected") {
     r.exposed_comm_ms = 7;
     r.memory_gb = 79.99999999999;
     r.capacity_gb = 80;
-    r.fits = true;
-    r.meets_slo = false;
     r.error = "";
     const std::string line = result_to_line(r);
     CHECK(line.back() == '\n');
@@ -402,10 +430,8 @@ TEST_CASE("identity: 1 thread == 2 threads == 2 and 3 ranks (in-process transpor
         const fs::path dir = scratch("ranks" + std::to_string(ranks));
         std::vector<size_t> returned(static_cast<size_t>(ranks));
         const auto errors = on_ranks(ranks, [&](Transport& t) {
-            SweepOptions ro;
-            ro.out_dir = dir.string();
+            SweepOptions ro = rank_options(dir, t);
             ro.threads = 1;
-            ro.transport = &t;
             returned[static_cast<size_t>(t.rank())] = run_sweep(st, ro).size();
         });
         for (const auto& e : errors)
@@ -418,9 +444,7 @@ TEST_CASE("identity: 1 thread == 2 threads == 2 and 3 ranks (in-process transpor
         const fs::path rdir = scratch("ranks-resume" + std::to_string(ranks));
         for (int64_t stop : {3, -1}) {
             const auto errs = on_ranks(ranks, [&](Transport& t) {
-                SweepOptions ro;
-                ro.out_dir = rdir.string();
-                ro.transport = &t;
+                SweepOptions ro = rank_options(rdir, t);
                 ro.stop_after = stop;
                 ro.resume = stop < 0;
                 (void)run_sweep(st, ro);
@@ -465,12 +489,7 @@ TEST_CASE("ranks agree on failures: one error on rank 0, PeerFailed elsewhere, n
     fs::create_directories(file.parent_path());
     write_file_atomic(file, "x");
     const Study st = parse(kSmall);
-    errors = on_ranks(2, [&](Transport& t) {
-        SweepOptions ro;
-        ro.out_dir = (file / "out").string();
-        ro.transport = &t;
-        (void)run_sweep(st, ro);
-    });
+    errors = on_ranks(2, [&](Transport& t) { (void)run_sweep(st, rank_options(file / "out", t)); });
     CHECK(what(errors[0]).find("--out: cannot create directory") != std::string::npos);
     CHECK_THROWS_AS(std::rethrow_exception(errors[1]), PeerFailed);
 }
@@ -479,18 +498,8 @@ TEST_CASE("writers: results.csv and summary.md from known results") {
     const Study st = parse(kSmall);  // axes: device, device.memory.bandwidth (factors)
     std::vector<PointResult> rs;
     auto make = [&](const std::string& dev, const std::string& f, double tput, bool slo) {
-        PointResult r;
-        r.index = static_cast<int64_t>(rs.size());
-        r.labels = {dev, f};
-        r.device = dev;
-        r.phase = "decode";
-        r.devices = 16;
-        r.tp = 1;
-        r.ep = 16;
-        r.dp = 16;
-        r.batch = 8;
+        PointResult r = small_point(static_cast<int64_t>(rs.size()), {dev, f}, dev, true);
         r.micro_batches = 1;
-        r.context = 2048;
         r.step_time_ms = 40;
         r.tokens_per_s_per_device = tput;
         r.tpot_ms = 40;
@@ -499,7 +508,6 @@ TEST_CASE("writers: results.csv and summary.md from known results") {
         r.exposed_comm_ms = 5;
         r.memory_gb = 60.5;
         r.capacity_gb = 80;
-        r.fits = true;
         r.meets_slo = slo;
         rs.push_back(r);
     };
@@ -547,19 +555,14 @@ TEST_CASE("writers: min_devices answer per case") {
         {"h800", 8, false}, {"h800", 16, true}, {"h800", 32, true},
         {"h20", 8, false},  {"h20", 16, false}, {"h20", 32, false}};
     for (const auto& [dev, n, ok] : pts) {
-        PointResult r;
-        r.index = static_cast<int64_t>(rs.size());
-        r.labels = {dev, std::to_string(n)};
-        r.device = dev;
-        r.phase = "decode";
+        PointResult r =
+            decode_point(static_cast<int64_t>(rs.size()), {dev, std::to_string(n)}, dev, ok);
         r.devices = n;
         r.batch = 4;
         r.tokens_per_s_per_device = 50;
         r.tpot_ms = 30;
         r.memory_gb = 70;
         r.capacity_gb = 80;
-        r.fits = ok;
-        r.meets_slo = ok;
         rs.push_back(r);
     }
     const std::string md = summary_md(st, rs);
@@ -583,15 +586,9 @@ TEST_CASE("plots: infeasible points are hollow and never on a line or the Pareto
     const Study st = parse(kSmall);  // axes: device, device.memory.bandwidth
     std::vector<PointResult> rs;
     for (int i = 0; i < 2; ++i) {
-        PointResult r;
-        r.index = i;
-        r.labels = {"h800", i == 0 ? "x1" : "x2"};
-        r.device = "h800";
-        r.phase = "decode";
+        PointResult r = decode_point(i, {"h800", i == 0 ? "x1" : "x2"}, "h800", true);
         r.tokens_per_s_per_device = 100.0 * (i + 1);
         r.tpot_ms = 30;
-        r.fits = true;
-        r.meets_slo = true;
         rs.push_back(r);
     }
     auto svg_of = [&](const std::string& name) {

@@ -1,7 +1,8 @@
 // `dssim simulate`: one prefill or decode step of a DeepSeek model on a device (or a system
 // of devices) under a parallel deployment, on the SystemC simulator (sim/, docs/simulator.md).
 // Prints step time, throughput, TTFT/TPOT, MFU, HBM use, exposed communication, memory per
-// device and whether it fits; --trace writes a Perfetto/chrome://tracing timeline.
+// device and whether it fits; --trace writes a Perfetto/chrome://tracing timeline;
+// --expert-loads replaces balanced routing in chosen layers (full mode).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -34,6 +35,7 @@ struct SimulateOptions {
     std::string fp8 = "auto";
     std::string attention;
     std::string gemm = "fp8";
+    std::string expert_loads;
     bool json = false;
     std::string trace;
 };
@@ -146,6 +148,7 @@ void run_simulate(const SimulateOptions& o) {
         throw_input_error("", "--mode", "unknown mode '" + o.mode + "' (symmetric or full)");
     }
     opt.trace = !o.trace.empty();
+    if (!o.expert_loads.empty()) opt.expert_loads = sim::load_expert_loads(o.expert_loads, model);
 
     const sim::SimResult r = sim::simulate(model, hw, dep, wl, opt);
     if (!o.trace.empty()) sim::write_trace(r, o.trace);
@@ -203,6 +206,9 @@ void add_simulate_command(CLI::App& app) {
                     "MLA form: naive (prefill default) or absorbed (decode default)");
     cmd->add_option("--gemm", opt->gemm,
                     "GEMM inputs: fp8 (act_quant + FP8 GEMM, DeepSeek serving; default) or bf16");
+    cmd->add_option("--expert-loads", opt->expert_loads,
+                    "Routed-expert loads of chosen MoE layers from a JSON file (token-expert "
+                    "pairs per expert for the whole step; docs/cli.md); needs --mode full");
     cmd->add_flag("--json", opt->json, "Print the report as JSON on stdout");
     cmd->add_option(
         "--trace", opt->trace,

@@ -1,12 +1,15 @@
 // simulate(): plan, run, and the metrics of docs/simulator.md ("What the numbers mean");
-// load_hardware() and the JSON report.
+// load_hardware(), load_expert_loads() and the JSON report.
 #include "dssim/sim/simulate.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <system_error>
+#include <utility>
 
 #include "dssim/base/error.h"
 #include "plan.h"
@@ -44,6 +47,46 @@ Hardware load_hardware(std::string_view device, std::string_view system, devices
     }
     hw.calibration = devices::load_calibration(hw.device.calibration);
     return hw;
+}
+
+std::map<int64_t, std::vector<double>> load_expert_loads(const std::string& path,
+                                                         const models::ModelConfig& model) {
+    const Json doc = load_json_file(path);
+    if (!doc.is_object()) throw_input_error(path, "", "expected a JSON object");
+    JsonFields root(doc, path);
+    const std::string schema = root.string("schema");
+    if (schema != "dssim-expert-loads/1") {
+        root.fail("schema", "expected \"dssim-expert-loads/1\", got \"" + schema + "\"");
+    }
+    JsonFields layers = root.object("layers");
+    root.reject_unknown();
+    std::map<int64_t, std::vector<double>> out;
+    for (const auto& [key, value] : layers.json().items()) {
+        int64_t layer = -1;
+        const char* end = key.data() + key.size();
+        const auto [ptr, ec] = std::from_chars(key.data(), end, layer);
+        if (key.empty() || ec != std::errc() || ptr != end || layer < 0) {
+            layers.fail(key, "expected a layer index (a whole number >= 0) as the key");
+        }
+        if (layer >= model.stored_layers() || !model.is_moe_layer(layer)) {
+            layers.fail(key, "layer " + key + " of " + std::string(model.short_name()) +
+                                 " has no routed experts");
+        }
+        std::vector<double> loads = layers.numbers(key);
+        if (static_cast<int64_t>(loads.size()) != model.n_routed_experts) {
+            layers.fail(key, "expected " + std::to_string(model.n_routed_experts) +
+                                 " counts (one per routed expert), got " +
+                                 std::to_string(loads.size()));
+        }
+        for (size_t e = 0; e < loads.size(); ++e) {
+            if (loads[e] < 0) {
+                layers.fail(key + "[" + std::to_string(e) + "]", "a token count must be >= 0");
+            }
+        }
+        out[layer] = std::move(loads);
+    }
+    if (out.empty()) root.fail("layers", "names no layer");
+    return out;
 }
 
 namespace {

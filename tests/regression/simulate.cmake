@@ -56,3 +56,21 @@ dssim_add_cli_test(simulate_micro_batches_given
 dssim_add_cli_test(simulate_micro_batches_bad EXIT 2
   ARGS simulate --model deepseek-tiny --device h800 --micro-batches 3
   MATCH "--micro-batches: must be 0 \\(auto\\), 1 or 2")
+# Per-layer expert loads from a file (full mode): expert 5 of layer 2 takes over half the
+# token-expert pairs, so device 5 (its EP rank) becomes the critical one (balanced: device 0).
+# A truncated file and one with a count missing exit 2 with one line naming the file.
+set(_el ${CMAKE_CURRENT_SOURCE_DIR}/../data/sim)
+dssim_add_cli_test(simulate_expert_loads
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --mode full --json --expert-loads ${_el}/expert_loads_tiny.json
+  MATCH "\"simulated_devices\": 16,[ \n]*\"reported_device\": 5")
+dssim_add_cli_test(simulate_expert_loads_truncated EXIT 2
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --mode full --expert-loads ${_el}/expert_loads_truncated.json
+  MATCH "^dssim: error: [^ ]*expert_loads_truncated\\.json: malformed JSON"
+  NO_MATCH "\n.")
+dssim_add_cli_test(simulate_expert_loads_short EXIT 2
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --mode full --expert-loads ${_el}/expert_loads_short.json
+  MATCH "^dssim: error: [^ ]*expert_loads_short\\.json: layers\\.2: expected 16 counts"
+  NO_MATCH "\n.")

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "dssim/base/atomic_file.h"
 #include "dssim/base/error.h"
 #include "dssim/models/model_config.h"
 #include "dssim/sim.h"
@@ -65,4 +66,53 @@ TEST_CASE("unknown hardware and mismatched systems") {
     CHECK_THROWS_AS(load_hardware("h800", "cloudmatrix-384"), InputError);
     CHECK_THROWS_AS(load_hardware("h900"), InputError);
     CHECK_THROWS_AS(load_hardware(""), InputError);
+}
+
+TEST_CASE("expert-load files: read per layer, bad ones name the file and field") {
+    const models::ModelConfig tiny = models::resolve_model_config("deepseek-tiny");
+    const std::string good =
+        std::string(DSSIM_SOURCE_DIR) + "/tests/data/sim/expert_loads_tiny.json";
+    const auto loads = load_expert_loads(good, tiny);
+    REQUIRE(loads.size() == 1);
+    REQUIRE(loads.at(2).size() == 16);
+    CHECK(loads.at(2)[5] == 136.0);
+    CHECK(loads.at(2)[0] == 8.0);
+
+    const std::string sixteen = "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]";
+    // Writes `text` to a scratch file and returns the InputError message ("no error" if none).
+    auto error_of = [&](const std::string& text) {
+        const std::string path = std::string(DSSIM_BINARY_DIR) + "/test_sim_errors_loads.json";
+        write_file_atomic(path, text);
+        try {
+            (void)load_expert_loads(path, tiny);
+        } catch (const InputError& e) {
+            const std::string msg = e.what();
+            CHECK(msg.rfind(path + ": ", 0) == 0);
+            CHECK(msg.find('\n') == std::string::npos);
+            return msg;
+        }
+        return std::string("no error");
+    };
+    const std::string head = R"({"schema": "dssim-expert-loads/1", "layers": )";
+    CHECK(error_of(head + R"({"1": )" + sixteen + "}}") == "no error");
+    CHECK(error_of(head + R"({"3": )" + sixteen + R"(, "4": )" + sixteen + "}}") == "no error");
+    CHECK(error_of(R"({"schema": "dssim-expert-loads/2", "layers": {}})").find("schema") !=
+          std::string::npos);
+    CHECK(error_of(head + "{}, \"extra\": 1}").find("extra") != std::string::npos);
+    CHECK(error_of(head + "{}}").find("layers: names no layer") != std::string::npos);
+    CHECK(
+        error_of(head + R"({"x1": )" + sixteen + "}}").find("layers.x1: expected a layer index") !=
+        std::string::npos);
+    CHECK(error_of(head + R"({"-1": )" + sixteen + "}}").find("layers.-1") != std::string::npos);
+    // Layer 0 is dense; layer 9 does not exist.
+    CHECK(error_of(head + R"({"0": )" + sixteen + "}}").find("layers.0: layer 0 of") !=
+          std::string::npos);
+    CHECK(error_of(head + R"({"9": )" + sixteen + "}}").find("no routed experts") !=
+          std::string::npos);
+    CHECK(error_of(head + R"({"1": [1, 2]}})").find("expected 16 counts") != std::string::npos);
+    CHECK(error_of(head + R"({"1": [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,-1]}})")
+              .find("layers.1[15]: a token count must be >= 0") != std::string::npos);
+    CHECK(error_of(head + R"({"1": [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"a"]}})").find("layers.1[15]") !=
+          std::string::npos);
+    CHECK(error_of(head + R"({"1": )" + sixteen).find("malformed JSON") != std::string::npos);
 }

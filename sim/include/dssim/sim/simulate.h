@@ -85,6 +85,14 @@ struct SimOptions {
     std::map<int64_t, std::vector<double>> expert_loads;
 };
 
+// Reads SimOptions::expert_loads from a JSON file (`dssim simulate --expert-loads FILE`):
+//   {"schema": "dssim-expert-loads/1", "layers": {"3": [12, 0, 7, ...], ...}}
+// Keys are HF layer indices of MoE layers of `model`; each array holds one count per routed
+// expert (token-expert pairs of the whole step, finite and >= 0). Any problem is an InputError
+// naming the file and the field.
+std::map<int64_t, std::vector<double>> load_expert_loads(const std::string& path,
+                                                         const models::ModelConfig& model);
+
 // Time accounted to one op kind or one resource on the reported device.
 struct TimeShare {
     std::string name;

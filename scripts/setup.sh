@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages dssim needs (idempotent: apt-get runs only if something is
 # missing, and `apt-get update` at most once). Usage: scripts/setup.sh [--test]
 #   --test  also installs what the test suite needs (clang for fuzzers, PyTorch and h5py for the
-#           independent cross-checks, OpenMPI for the MPI identity tests).
+#           independent cross-checks, OpenMPI for the MPI identity tests, clang-format-14 for
+#           scripts/format-check.sh).
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build ccache pkg-config
@@ -10,7 +11,8 @@ packages=(build-essential cmake ninja-build ccache pkg-config
           nlohmann-json3-dev libopenblas-dev libssl-dev libzip-dev
           libopenmpi-dev openmpi-bin)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(clang-14 libclang-rt-14-dev python3 python3-numpy python3-h5py python3-torch)
+  packages+=(clang-14 libclang-rt-14-dev python3 python3-numpy python3-h5py python3-torch
+             clang-format-14)
 fi
 
 missing=()

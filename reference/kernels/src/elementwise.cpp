@@ -1,11 +1,14 @@
-// RMSNorm, softmax, SiLU and SwiGLU with the demo's rounding points (docs/numerics.md). Rows
-// (or element ranges) are split across threads; each row's reductions run sequentially on one
-// thread, so the result does not depend on the thread count. exp is exp_f32 (math.h).
+// RMSNorm, softmax, SiLU, SwiGLU and the MoE combine with the demo's rounding points
+// (docs/numerics.md). Rows (or element ranges) are split across threads; each row's reductions run
+// sequentially on one thread, so the result does not depend on the thread count. exp is exp_f32
+// (math.h).
 #include "dssim/kernels/elementwise.h"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <numeric>
+#include <vector>
 
 #include "dssim/base/parallel.h"
 #include "dssim/kernels/math.h"
@@ -157,6 +160,38 @@ void swiglu(const uint16_t* a,
             }
         },
         kElementGrain);
+}
+
+void moe_weighted_sum(const uint16_t* expert_out,
+                      const uint16_t* weights,
+                      const int32_t* idx,
+                      uint16_t* y,
+                      size_t tokens,
+                      size_t k,
+                      size_t dim,
+                      int threads) {
+    using numerics::bf16_from_f32_fast;
+    using numerics::round_to_bf16_fast;
+    parallel_for(tokens, threads, [&](size_t t0, size_t t1) {
+        std::vector<size_t> order(k);
+        std::vector<float> acc(dim);
+        for (size_t t = t0; t < t1; ++t) {
+            const int32_t* e = idx + t * k;
+            std::iota(order.begin(), order.end(), size_t{0});
+            std::stable_sort(order.begin(), order.end(),
+                             [&](size_t a, size_t b) { return e[a] < e[b]; });
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            for (size_t j : order) {
+                const float wj = widen(weights[t * k + j]);
+                const uint16_t* row = expert_out + (t * k + j) * dim;  // [dim]
+                for (size_t d = 0; d < dim; ++d)
+                    acc[d] = round_to_bf16_fast(acc[d] + round_to_bf16_fast(widen(row[d]) * wj));
+            }
+            uint16_t* dst = y + t * dim;
+            for (size_t d = 0; d < dim; ++d)
+                dst[d] = bf16_from_f32_fast(acc[d]);
+        }
+    });
 }
 
 }  // namespace dssim::kernels

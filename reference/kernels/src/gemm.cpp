@@ -413,9 +413,10 @@ using detail::GemvKernels;
 using detail::kGemvMaxMr;
 using detail::kGemvRows;
 
-// Largest M that takes the small-M path (per thread, see set_gemm_small_m_max). Results do not
-// depend on it: both paths compute the same sequential sums.
-thread_local size_t t_small_m_max = kGemmSmallMMax;
+// Largest M that takes the small-M path (per thread, see set_gemm_small_m_max), or
+// kGemmSmallMAuto for the default rule (small_m_path). Results do not depend on it: every path
+// computes the same sequential sums.
+thread_local size_t t_small_m_max = kGemmSmallMAuto;
 // K columns per small-M kernel call when the weight is decoded or x has several row groups:
 // 32 rows x 512 BF16 (32 KiB) stay in L1 while every group of x rows passes over them.
 constexpr size_t kGemvKc = 512;
@@ -427,6 +428,13 @@ constexpr size_t kDecodeKc = 512;
 constexpr size_t kDecodeLd = kDecodeKc + 32;
 // How many row runs ahead of the decoder the E4M3 weight is prefetched (measured).
 constexpr size_t kPrefetchRows = 16;
+// Fused E4M3 path with M > 16: rows of x per work item (kernel calls take 16 at a time), and the
+// K chunk that those calls share (32 rows x 256 codes = 8 KiB of W in L1, 64 rows x 256 FP32 =
+// 64 KiB of x in L2). Measured (bench/README.md).
+constexpr size_t kFusedMBlock = 64;
+constexpr size_t kFusedKc = 256;
+static_assert(kFusedKc % kFp8Block == 0 && kFusedMBlock % detail::kE4m3FusedMaxMr == 0,
+              "fused chunks must hold whole scale blocks and whole kernel calls");
 static_assert(kDecodeKc % kGemvKc == 0 && kGemvKc % kFp8Block == 0 &&
                   detail::kDecodeBlock == kFp8Block,
               "E4M3 chunks must hold whole scale blocks");
@@ -580,7 +588,14 @@ void compute_group_fused(const SmallProblem& pb, size_t n0, SmallScratch& s) {
             }
         }
     };
-    if (pb.fp8 == nullptr) return call(0, pb.k, s.acc.data());
+    if (pb.fp8 == nullptr) {
+        if (pb.m <= kE4m3FusedMaxMr) return call(0, pb.k, s.acc.data());
+        // Several 16-row blocks of x: K in chunks, so that the W chunk (32 rows x kFusedKc
+        // codes) stays in L1 while every block of x passes over it.
+        for (size_t k0 = 0; k0 < pb.k; k0 += kFusedKc)
+            call(k0, std::min(kFusedKc, pb.k - k0), s.acc.data());
+        return;
+    }
     for (size_t k0 = 0; k0 < pb.k; k0 += kFp8Block) {
         const size_t kc = std::min(kFp8Block, pb.k - k0);
         std::fill(s.partial.begin(), s.partial.end(), 0.0f);
@@ -685,22 +700,45 @@ void compute_group(const SmallProblem& pb, size_t n0, SmallScratch& s) {
 void run_small(const SmallProblem& pb, void* y, DType y_type, int threads) {
     if (pb.m == 0 || pb.n == 0) return;
     const size_t groups = ceil_div(pb.n, kGemvRows);
+    const bool fused =
+        pb.fused != nullptr && (pb.w.type == Src::E4M3 || pb.w.type == Src::E4M3Dequant);
     const bool decode =
         pb.fused == nullptr && (pb.w.type == Src::E4M3 || pb.w.type == Src::E4M3Dequant);
-    parallel_for(groups, threads, [&](size_t g0, size_t g1) {
-        SmallScratch s(pb.m, decode, pb.fp8 != nullptr);
-        for (size_t g = g0; g < g1; ++g) {
-            const size_t n0 = g * kGemvRows;
+    // The fused kernels take any M in blocks of kFusedMBlock rows of x: a work item is one such
+    // block against one group of W rows, block-major, so a thread keeps its block of x in L2
+    // while the W rows stream past it (W is read once per block of x). Every output is still the
+    // one sequential sum, so the split never changes a bit.
+    const size_t m_block = fused ? kFusedMBlock : pb.m;
+    const size_t m_blocks = ceil_div(pb.m, m_block);
+    parallel_for(m_blocks * groups, threads, [&](size_t i0, size_t i1) {
+        SmallScratch s(std::min(m_block, pb.m), decode, pb.fp8 != nullptr);
+        SmallProblem sub = pb;
+        Fp8Scales sub_scales{};
+        size_t current_block = SIZE_MAX;
+        for (size_t item = i0; item < i1; ++item) {
+            const size_t mb = item / groups;
+            const size_t m0 = mb * m_block;
+            if (mb != current_block) {
+                sub.x = pb.x + m0 * pb.k;
+                sub.m = std::min(m_block, pb.m - m0);
+                if (pb.fp8 != nullptr) {
+                    sub_scales = *pb.fp8;
+                    sub_scales.a_scale = pb.fp8->a_scale + m0 * pb.fp8->kb;
+                    sub.fp8 = &sub_scales;
+                }
+                current_block = mb;
+            }
+            const size_t n0 = (item % groups) * kGemvRows;
             const size_t rows = std::min(kGemvRows, pb.n - n0);
-            compute_group(pb, n0, s);
-            for (size_t i = 0; i < pb.m; ++i) {
+            compute_group(sub, n0, s);
+            for (size_t i = 0; i < sub.m; ++i) {
                 const float* a = s.acc.data() + i * kGemvRows;
                 if (y_type == DType::F32) {
-                    float* out = static_cast<float*>(y) + i * pb.n + n0;
+                    float* out = static_cast<float*>(y) + (m0 + i) * pb.n + n0;
                     for (size_t j = 0; j < rows; ++j)
                         out[j] = canonical(a[j]);
                 } else {
-                    uint16_t* out = static_cast<uint16_t*>(y) + i * pb.n + n0;
+                    uint16_t* out = static_cast<uint16_t*>(y) + (m0 + i) * pb.n + n0;
                     for (size_t j = 0; j < rows; ++j)
                         out[j] = to_bf16(canonical(a[j]));
                 }
@@ -780,7 +818,14 @@ const detail::E4m3FusedKernels* select_fused() {
     return resolved_path() == SimdPath::Avx512 ? &avx512 : nullptr;
 }
 
-// Small-M path (any M works; used for M <= t_small_m_max).
+// Whether M rows take the small-M path; fused_e4m3: the weight is E4M3 and the fused AVX-512
+// kernels are active (they beat the blocked path at every M measured, gemm.h).
+bool small_m_path(size_t m, bool fused_e4m3) {
+    if (t_small_m_max != kGemmSmallMAuto) return m <= t_small_m_max;
+    return fused_e4m3 || m <= kGemmSmallMMax;
+}
+
+// Small-M path (any M works).
 void run_small_m(const Operand& x,
                  const Operand& w,
                  void* y,
@@ -855,7 +900,8 @@ void gemm(const void* x,
                select_kernel(),
                nullptr};
     check_out(y_type, "gemm.y");
-    if (m <= t_small_m_max) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
+    if (small_m_path(m, false))
+        return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
     run(pb, y, y_type, threads);
 }
 
@@ -886,7 +932,8 @@ void gemm_dequant(const void* x,
                select_kernel(),
                nullptr};
     check_out(y_type, "gemm_dequant.y");
-    if (m <= t_small_m_max) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
+    if (small_m_path(m, select_fused() != nullptr))
+        return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
     run(pb, y, y_type, threads);
 }
 
@@ -904,7 +951,8 @@ void fp8_gemm(const uint8_t* xq,
     check_out(y_type, "fp8_gemm.y");
     Fp8Scales scales{x_scale, w_scale, ceil_div(k, kFp8Block), promotion};
     Problem pb{{xq, Src::E4M3}, {wq, Src::E4M3}, m, n, k, select_kernel(), &scales};
-    if (m <= t_small_m_max) return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, &scales);
+    if (small_m_path(m, select_fused() != nullptr))
+        return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, &scales);
     run(pb, y, y_type, threads);
 }
 

@@ -205,6 +205,35 @@ void swiglu(const uint16_t* a, const uint16_t* b, uint16_t* y, size_t n, SwigluV
     }
 }
 
+void moe_weighted_sum(const uint16_t* expert_out,
+                      const uint16_t* weights,
+                      const int32_t* idx,
+                      uint16_t* y,
+                      size_t tokens,
+                      size_t k,
+                      size_t dim) {
+    for (size_t t = 0; t < tokens; ++t) {
+        // Experts by ascending index, equal indices by slot: pick the smallest unused each time.
+        std::vector<bool> used(k, false);
+        std::vector<float> acc(dim, 0.0f);
+        for (size_t step = 0; step < k; ++step) {
+            size_t j = k;
+            for (size_t c = 0; c < k; ++c) {
+                if (!used[c] && (j == k || idx[t * k + c] < idx[t * k + j])) j = c;
+            }
+            used[j] = true;
+            const float w = f32_from_bf16(weights[t * k + j]);
+            for (size_t d = 0; d < dim; ++d) {
+                const float prod = f32_from_bf16(
+                    bf16_from_f32(f32_from_bf16(expert_out[(t * k + j) * dim + d]) * w));
+                acc[d] = f32_from_bf16(bf16_from_f32(acc[d] + prod));
+            }
+        }
+        for (size_t d = 0; d < dim; ++d)
+            y[t * dim + d] = bf16_from_f32(acc[d]);
+    }
+}
+
 void apply_rope(uint16_t* x,
                 const int64_t* positions,
                 size_t tokens,

@@ -37,6 +37,7 @@ using models::OpKind;
 using numerics::bf16_from_f32;
 using numerics::DType;
 using numerics::f32_from_bf16;
+using numerics::round_to_bf16_fast;
 
 std::string_view numerics_mode_name(NumericsMode mode) {
     return mode == NumericsMode::Demo ? "demo" : "fp8";
@@ -732,34 +733,13 @@ class StepExecutor {
     // y[t] = sum over the token's experts in ascending expert index of bf16(out * weight),
     // accumulated in BF16 from +0 (the demo's y[idx] += expert(x[idx]) * weights[idx, top]).
     void weighted_sum(const Op& op) {
-        const Tensor& out = input(op, 0);
-        const Tensor& wts = input(op, 1);
+        const Tensor& out = input(op, 0);  // [tokens * k, hidden]
+        const Tensor& wts = input(op, 1);  // [tokens, k]
         const Tensor& idx = env_.at(gate_indices_name(op));
         const size_t t = wts.rows(), k = wts.width(), hd = out.width();
         Tensor& y = output(op, 0, DType::BF16, {static_cast<int64_t>(t), static_cast<int64_t>(hd)});
-        parallel_for(t, threads_, [&](size_t t0, size_t t1) {
-            std::vector<size_t> order(k);
-            std::vector<float> acc(hd);
-            for (size_t i = t0; i < t1; ++i) {
-                for (size_t j = 0; j < k; ++j)
-                    order[j] = j;
-                const int32_t* e = idx.as<int32_t>() + i * k;
-                std::sort(order.begin(), order.end(),
-                          [&](size_t a, size_t b) { return e[a] < e[b]; });
-                std::fill(acc.begin(), acc.end(), 0.0f);
-                for (size_t j : order) {
-                    const float wj = f32_from_bf16(wts.as<uint16_t>()[i * k + j]);
-                    const uint16_t* row = out.as<uint16_t>() + (i * k + j) * hd;
-                    for (size_t d = 0; d < hd; ++d) {
-                        const float prod = f32_from_bf16(bf16_from_f32(f32_from_bf16(row[d]) * wj));
-                        acc[d] = f32_from_bf16(bf16_from_f32(acc[d] + prod));
-                    }
-                }
-                uint16_t* dst = y.as<uint16_t>() + i * hd;
-                for (size_t d = 0; d < hd; ++d)
-                    dst[d] = bf16_from_f32(acc[d]);
-            }
-        });
+        kernels::moe_weighted_sum(out.as<uint16_t>(), wts.as<uint16_t>(), idx.as<int32_t>(),
+                                  y.as<uint16_t>(), t, k, hd, threads_);
     }
 
     void act_quant(const Op& op) {
@@ -911,9 +891,8 @@ void StepExecutor::attention(const Op& op) {
                 kernels::gemm(q2.data(), DType::BF16, lc.b.data(), DType::BF16, s2.data(),
                               DType::BF16, nq, keys, dr, 1);
                 for (size_t e = 0; e < nq * keys; ++e) {
-                    const float s =
-                        f32_from_bf16(bf16_from_f32(f32_from_bf16(s1[e]) + f32_from_bf16(s2[e])));
-                    sc[e] = f32_from_bf16(bf16_from_f32(s * scale));
+                    const float s = round_to_bf16_fast(f32_from_bf16(s1[e]) + f32_from_bf16(s2[e]));
+                    sc[e] = round_to_bf16_fast(s * scale);
                 }
             } else {
                 const size_t dq = dn + dr;
@@ -931,7 +910,7 @@ void StepExecutor::attention(const Op& op) {
                 kernels::gemm(q1.data(), DType::BF16, kh.data(), DType::BF16, s1.data(),
                               DType::BF16, nq, keys, dq, 1);
                 for (size_t e = 0; e < nq * keys; ++e)
-                    sc[e] = f32_from_bf16(bf16_from_f32(f32_from_bf16(s1[e]) * scale));
+                    sc[e] = round_to_bf16_fast(f32_from_bf16(s1[e]) * scale);
             }
             for (size_t i = 0; i < nq; ++i) {
                 const auto own = static_cast<size_t>(rows.pos[sg.begin + i]);

@@ -1,5 +1,5 @@
-// RMSNorm, softmax, SiLU, SwiGLU: twins bit for bit across thread counts, and the documented
-// behaviour on hand-made rows (masking, variants, known values).
+// RMSNorm, softmax, SiLU, SwiGLU, MoE combine: twins bit for bit across thread counts, and the
+// documented behaviour on hand-made rows (masking, variants, known values).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -128,6 +128,46 @@ TEST_CASE("silu and swiglu match their naive twins and the demo's rounding point
     uint16_t two = bf16_from_f32(2.0f);
     swiglu(&one, &two, &out, 1, 1);
     CHECK(out == bf16_from_f32(f32_from_bf16(bf16_from_f32(1.0f / (1.0f + std::exp(-1.0f)))) * 2));
+}
+
+TEST_CASE("moe_weighted_sum matches its naive twin and sums experts in ascending index") {
+    uint64_t seed = 900;
+    for (size_t tokens : {size_t{1}, size_t{7}, size_t{37}}) {
+        for (size_t k : {size_t{1}, size_t{3}, size_t{8}}) {
+            const size_t dim = 131;
+            auto out = test::random_bf16(tokens * k * dim, seed++, 30);
+            // Specials: NaN, infinities, the largest finite (products and sums overflow).
+            const uint16_t specials[] = {0x7FC1, 0xFF80, 0x7F80, 0x7F7F, 0xFF7F, 0x8000};
+            for (size_t i = 5; i < out.size(); i += 97)
+                out[i] = specials[(i / 97) % std::size(specials)];
+            auto w = test::random_bf16(tokens * k, seed++, 3);
+            test::Rng r(seed++);
+            std::vector<int32_t> idx(tokens * k);
+            for (auto& e : idx)
+                e = static_cast<int32_t>(r.next() % 16);  // repeats too: ties go by slot
+            std::vector<uint16_t> expect(tokens * dim);
+            naive::moe_weighted_sum(out.data(), w.data(), idx.data(), expect.data(), tokens, k,
+                                    dim);
+            for (int threads : kThreadCounts) {
+                INFO("tokens ", tokens, " k ", k, " threads ", threads);
+                std::vector<uint16_t> got(tokens * dim, 1);
+                moe_weighted_sum(out.data(), w.data(), idx.data(), got.data(), tokens, k, dim,
+                                 threads);
+                CHECK(same_bytes(got, expect));
+            }
+        }
+    }
+    // Order matters in BF16: 256 + 1 + 1 gives 256 (each 1 is lost), 1 + 1 + 256 gives 258.
+    const uint16_t big = bf16_from_f32(256.0f), one = bf16_from_f32(1.0f);
+    const uint16_t outs[] = {big, one, one};
+    const uint16_t wts[] = {one, one, one};
+    uint16_t y = 0;
+    const int32_t big_first[] = {2, 5, 9};
+    moe_weighted_sum(outs, wts, big_first, &y, 1, 3, 1, 1);
+    CHECK(f32_from_bf16(y) == 256.0f);
+    const int32_t big_last[] = {9, 2, 5};
+    moe_weighted_sum(outs, wts, big_last, &y, 1, 3, 1, 1);
+    CHECK(f32_from_bf16(y) == 258.0f);
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
 // The AVX-512 fused E4M3 small-M kernels (gemm_dequant, fp8_gemm) against their naive twins and
 // against the AVX2 and SSE2 paths, bit for bit, on adversarial inputs: all 256 codes (zero,
 // subnormal, NaN), extreme and non-finite block scales, subnormal activations, every M from 1 to
-// 17, K and N ragged around the kernel's 16/64-column steps, the 128 scale block and the 16-row
-// blocks, and 1, 2, 3 and 8 threads. On a CPU without AVX-512 the Avx512 setting falls back to
-// AVX2 (said so by a MESSAGE), and the other paths are still checked.
+// 17 and a few up to 50 (several 16-row blocks of x), K and N ragged around the kernel's
+// 16/64-column steps, the 128 scale block and the 16-row blocks, and 1, 2, 3 and 8 threads. On a
+// CPU without AVX-512 the Avx512 setting falls back to AVX2 (said so by a MESSAGE), and the other
+// paths are still checked.
 #include <doctest/doctest.h>
 
 #include <bit>
@@ -47,8 +48,8 @@ struct Shape {
     size_t m, n, k;
 };
 
-// Every M from 1 to 17; N around the 16- and 32-row blocks (never a multiple of 16 for most);
-// K around the 16-column sub-steps, the 64-column steps and the 128-column scale blocks.
+// Every M from 1 to 17 and three larger; N around the 16- and 32-row blocks (never a multiple of 16
+// for most); K around the 16-column sub-steps, the 64-column steps and the 128-column scale blocks.
 std::vector<Shape> shapes() {
     const size_t ns[] = {1, 15, 17, 31, 33, 47, 130, 16};
     const size_t ks[] = {1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200, 257, 300, 449};
@@ -60,6 +61,11 @@ std::vector<Shape> shapes() {
         out.push_back({1, 47, k});
         out.push_back({4, 33, k});
     }
+    // M past one 16-row block of x (the fused kernels take every M, block by block): whole and
+    // ragged last blocks, against ragged N and K.
+    out.push_back({32, 17, 65});
+    out.push_back({33, 47, 300});
+    out.push_back({50, 33, 129});
     return out;
 }
 

@@ -407,7 +407,7 @@ TEST_CASE("the small-M and blocked paths give identical bits at the same M") {
             CHECK(same_bytes(small, blocked));
         }
     }
-    CHECK(set_gemm_small_m_max(kGemmSmallMMax) == kGemmSmallMMax);
+    CHECK(set_gemm_small_m_max(kGemmSmallMAuto) == kGemmSmallMAuto);
 }
 
 TEST_CASE("fp8_gemm promotes per 128-deep block with the documented formulas") {

@@ -389,6 +389,26 @@ TEST_CASE("round_to_bf16 and the generic dispatch agree with the typed functions
     CHECK_THROWS_AS(min_normal(DType::I8), dssim::InputError);
 }
 
+TEST_CASE("the inlined BF16 conversion equals the library on every rounding case") {
+    // Every upper half (sign, exponent, 7 mantissa bits: all BF16 neighbourhoods, inf and NaN)
+    // with the lower halves that decide rounding: exact, just above, just below and at the tie,
+    // the carry into the next binade (0xFFFF), and a few others.
+    const uint32_t lows[] = {0x0000u, 0x0001u, 0x4000u, 0x7FFFu, 0x8000u,
+                             0x8001u, 0xC000u, 0xFFFFu, 0x1234u, 0xABCDu};
+    size_t mismatches = 0;
+    for (uint32_t hi = 0; hi < 0x10000u; ++hi) {
+        for (uint32_t lo : lows) {
+            const float x = float_of((hi << 16) | lo);
+            const uint16_t expect = bf16_from_f32(x, Overflow::Torch);
+            if (bf16_from_f32_fast(x) != expect ||
+                bits_of(round_to_bf16_fast(x)) != bits_of(round_to_bf16(x))) {
+                ++mismatches;
+            }
+        }
+    }
+    CHECK(mismatches == 0);
+}
+
 TEST_CASE("dtype and overflow names") {
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::F8E4M3, DType::F8E5M2, DType::UE8M0,
                     DType::I8, DType::I32, DType::I64, DType::U8}) {

@@ -1,4 +1,5 @@
-// Row-wise and elementwise kernels of the DeepSeek block: RMSNorm, softmax, SiLU/SwiGLU.
+// Row-wise and elementwise kernels of the DeepSeek block: RMSNorm, softmax, SiLU/SwiGLU and the
+// MoE combine.
 // BF16 tensors are uint16_t bit patterns. Each row is computed by one thread.
 #pragma once
 
@@ -66,5 +67,21 @@ void swiglu(const uint16_t* a,
             size_t n,
             int threads,
             SwigluVariant variant = SwigluVariant::Bf16Intermediate);
+
+// The MoE combine as the demo computes it (y[idx] += expert(x[idx]) * weights[idx, top], one
+// expert at a time in ascending expert index, BF16 tensors): per token t and element d,
+//   acc = +0; for j in order of ascending idx[t, j] (equal indices: ascending j):
+//     acc = bf16(acc + bf16(f32(expert_out[t*k + j][d]) * f32(weights[t, j])))
+//   y[t][d] = acc
+// expert_out [tokens * k, dim] BF16 (row t*k + j is the token's j-th expert's output), weights
+// [tokens, k] BF16, idx [tokens, k] expert indices, y [tokens, dim] BF16.
+void moe_weighted_sum(const uint16_t* expert_out,
+                      const uint16_t* weights,
+                      const int32_t* idx,
+                      uint16_t* y,
+                      size_t tokens,
+                      size_t k,
+                      size_t dim,
+                      int threads);
 
 }  // namespace dssim::kernels

@@ -96,11 +96,17 @@ void fp8_gemm(const uint8_t* xq,
               Fp8Promotion promotion = Fp8Promotion::ScaleProductFirst);
 
 // gemm, gemm_dequant and fp8_gemm with M <= kGemmSmallMMax (decode) take an unpacked path that
-// streams each weight row once; larger M uses the cache-blocked path. The two give identical
-// bits (tested); the value is a measured speed crossover (bench/README.md).
+// streams each weight row once; larger M uses the cache-blocked path. The exception is an E4M3
+// weight (gemm_dequant, fp8_gemm) on the AVX-512 path: its fused kernels decode the codes in
+// registers and beat the blocked path (which dequantises into packed FP32 panels) at every M
+// measured, 1 to 512, so they take every M, 16 rows of x at a time. All paths give identical bits
+// (tested); the limits are measured speed crossovers (bench/README.md).
 inline constexpr size_t kGemmSmallMMax = 16;
-// Sets the small-M limit for subsequent calls on this thread (returns the previous one); for
-// tests and benchmarks that compare the two paths on one shape (0 = blocked path always).
+// The default of set_gemm_small_m_max: the rule above.
+inline constexpr size_t kGemmSmallMAuto = SIZE_MAX;
+// Sets the small-M limit for subsequent calls on this thread, for every weight type (returns the
+// previous setting); for tests and benchmarks that compare the paths on one shape (0 = blocked
+// path always, kGemmSmallMAuto = the default rule).
 size_t set_gemm_small_m_max(size_t m_max);
 
 // Which SIMD path gemm()/gemm_dequant()/fp8_gemm() use. All paths give identical bits (tested);

@@ -49,6 +49,13 @@ void rms_norm(const float* x,
 void softmax(const float* x, float* y, size_t rows, size_t cols);
 void silu(const uint16_t* x, uint16_t* y, size_t n);
 void swiglu(const uint16_t* a, const uint16_t* b, uint16_t* y, size_t n, SwigluVariant variant);
+void moe_weighted_sum(const uint16_t* expert_out,
+                      const uint16_t* weights,
+                      const int32_t* idx,
+                      uint16_t* y,
+                      size_t tokens,
+                      size_t k,
+                      size_t dim);
 
 // Recomputes the frequencies and the angle per element, no table.
 void apply_rope(uint16_t* x,

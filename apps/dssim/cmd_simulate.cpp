@@ -91,6 +91,20 @@ void print_text(const sim::SimResult& r) {
     }
 }
 
+// The value a two-way option names: `a` or `b`, else an InputError listing both.
+template <class T>
+T either(const char* option,
+         const std::string& what,
+         const std::string& value,
+         const char* a,
+         T a_value,
+         const char* b,
+         T b_value) {
+    if (value == a) return a_value;
+    if (value == b) return b_value;
+    throw_input_error("", option, "unknown " + what + " '" + value + "' (" + a + " or " + b + ")");
+}
+
 void run_simulate(const SimulateOptions& o) {
     models::ModelConfig model = models::resolve_model_config(o.model);
     auto fp8 = devices::parse_fp8_mode(o.fp8);
@@ -99,13 +113,8 @@ void run_simulate(const SimulateOptions& o) {
     sim::Hardware hw = sim::load_hardware(o.device, o.system, *fp8);
 
     sim::Workload wl;
-    if (o.phase == "prefill") {
-        wl.phase = models::Phase::Prefill;
-    } else if (o.phase == "decode") {
-        wl.phase = models::Phase::Decode;
-    } else {
-        throw_input_error("", "--phase", "unknown phase '" + o.phase + "' (prefill or decode)");
-    }
+    wl.phase = either("--phase", "phase", o.phase, "prefill", models::Phase::Prefill, "decode",
+                      models::Phase::Decode);
     const bool prefill = wl.phase == models::Phase::Prefill;
     wl.batch = o.batch;
     wl.input_len = o.input_len;
@@ -115,21 +124,10 @@ void run_simulate(const SimulateOptions& o) {
     wl.mtp_acceptance = o.mtp_acceptance;
     const std::string attention =
         o.attention.empty() ? (prefill ? "naive" : "absorbed") : o.attention;
-    if (attention == "naive") {
-        wl.attention = models::AttentionMode::Naive;
-    } else if (attention == "absorbed") {
-        wl.attention = models::AttentionMode::Absorbed;
-    } else {
-        throw_input_error("", "--attention",
-                          "unknown mode '" + attention + "' (naive or absorbed)");
-    }
-    if (o.gemm == "fp8") {
-        wl.gemm = models::GemmMode::Fp8;
-    } else if (o.gemm == "bf16") {
-        wl.gemm = models::GemmMode::Bf16;
-    } else {
-        throw_input_error("", "--gemm", "unknown mode '" + o.gemm + "' (fp8 or bf16)");
-    }
+    wl.attention = either("--attention", "mode", attention, "naive", models::AttentionMode::Naive,
+                          "absorbed", models::AttentionMode::Absorbed);
+    wl.gemm = either("--gemm", "mode", o.gemm, "fp8", models::GemmMode::Fp8, "bf16",
+                     models::GemmMode::Bf16);
 
     sim::Deployment dep;
     dep.devices = o.devices;
@@ -140,13 +138,8 @@ void run_simulate(const SimulateOptions& o) {
     dep.micro_batches = o.micro_batches;
 
     sim::SimOptions opt;
-    if (o.mode == "symmetric") {
-        opt.mode = sim::Mode::Symmetric;
-    } else if (o.mode == "full") {
-        opt.mode = sim::Mode::Full;
-    } else {
-        throw_input_error("", "--mode", "unknown mode '" + o.mode + "' (symmetric or full)");
-    }
+    opt.mode = either("--mode", "mode", o.mode, "symmetric", sim::Mode::Symmetric, "full",
+                      sim::Mode::Full);
     opt.trace = !o.trace.empty();
     if (!o.expert_loads.empty()) opt.expert_loads = sim::load_expert_loads(o.expert_loads, model);
 

@@ -13,12 +13,14 @@
 #include "dssim/base/parallel.h"
 #include "dssim/kernels/math.h"
 #include "dssim/numerics/formats.h"
+#include "gemm_microkernel.h"
 
 namespace dssim::kernels {
 namespace {
 
 using numerics::bf16_from_f32;
 using numerics::round_to_bf16;
+using numerics::round_to_bf16_fast;
 
 inline float widen(float v) {
     return v;
@@ -63,8 +65,10 @@ void rms_norm_impl(const T* x,
     });
 }
 
+using detail::ExpF32BatchFn;
+
 // One softmax row into e (FP32); returns nothing, e holds the normalised values.
-void softmax_row(const float* x, float* e, size_t cols) {
+void softmax_row(const float* x, float* e, size_t cols, ExpF32BatchFn exp_n) {
     float mx = -INFINITY;
     bool nan = false;
     for (size_t i = 0; i < cols; ++i) {
@@ -79,17 +83,32 @@ void softmax_row(const float* x, float* e, size_t cols) {
         std::fill_n(e, cols, 0.0f);
         return;
     }
+    for (size_t i = 0; i < cols; ++i)
+        e[i] = x[i] - mx;
+    exp_n(e, e, cols);
     float sum = 0.0f;
-    for (size_t i = 0; i < cols; ++i) {
-        e[i] = exp_f32(x[i] - mx);
+    for (size_t i = 0; i < cols; ++i)
         sum = sum + e[i];
-    }
     for (size_t i = 0; i < cols; ++i)
         e[i] = canonical(e[i] / sum);
 }
 
-inline float silu_f32(float v) {
-    return v / (1.0f + exp_f32(-v));
+// SiLU over BF16 elements [i0, i1) in chunks: e^-v by the batch exp, then v / (1 + e^-v) per
+// element, handed to store(i, silu) in ascending i.
+constexpr size_t kExpChunk = 256;
+template <typename Store>
+void silu_range(const uint16_t* x, size_t i0, size_t i1, ExpF32BatchFn exp_n, Store store) {
+    float e[kExpChunk];
+    for (size_t c0 = i0; c0 < i1; c0 += kExpChunk) {
+        const size_t len = std::min(kExpChunk, i1 - c0);
+        for (size_t j = 0; j < len; ++j)
+            e[j] = -widen(x[c0 + j]);
+        exp_n(e, e, len);
+        for (size_t j = 0; j < len; ++j) {
+            const float v = widen(x[c0 + j]);
+            store(c0 + j, v / (1.0f + e[j]));
+        }
+    }
 }
 
 }  // namespace
@@ -117,29 +136,32 @@ void rms_norm(const float* x,
 }
 
 void softmax(const float* x, float* y, size_t rows, size_t cols, int threads) {
+    const ExpF32BatchFn exp_n = detail::select_exp_batch();
     parallel_for(rows, threads, [&](size_t r0, size_t r1) {
         for (size_t r = r0; r < r1; ++r)
-            softmax_row(x + r * cols, y + r * cols, cols);
+            softmax_row(x + r * cols, y + r * cols, cols, exp_n);
     });
 }
 
 void softmax(const float* x, uint16_t* y_bf16, size_t rows, size_t cols, int threads) {
+    const ExpF32BatchFn exp_n = detail::select_exp_batch();
     parallel_for(rows, threads, [&](size_t r0, size_t r1) {
         std::vector<float> e(cols);
         for (size_t r = r0; r < r1; ++r) {
-            softmax_row(x + r * cols, e.data(), cols);
+            softmax_row(x + r * cols, e.data(), cols, exp_n);
             for (size_t i = 0; i < cols; ++i)
-                y_bf16[r * cols + i] = bf16_from_f32(e[i]);
+                y_bf16[r * cols + i] = numerics::bf16_from_f32_fast(e[i]);
         }
     });
 }
 
 void silu(const uint16_t* x, uint16_t* y, size_t n, int threads) {
+    const ExpF32BatchFn exp_n = detail::select_exp_batch();
     parallel_for(
         n, threads,
         [&](size_t i0, size_t i1) {
-            for (size_t i = i0; i < i1; ++i)
-                y[i] = bf16_from_f32(canonical(silu_f32(widen(x[i]))));
+            silu_range(x, i0, i1, exp_n,
+                       [&](size_t i, float g) { y[i] = bf16_from_f32(canonical(g)); });
         },
         kElementGrain);
 }
@@ -150,14 +172,15 @@ void swiglu(const uint16_t* a,
             size_t n,
             int threads,
             SwigluVariant variant) {
+    const ExpF32BatchFn exp_n = detail::select_exp_batch();
     parallel_for(
         n, threads,
         [&](size_t i0, size_t i1) {
-            for (size_t i = i0; i < i1; ++i) {
-                float g = silu_f32(widen(a[i]));
-                if (variant == SwigluVariant::Bf16Intermediate) g = round_to_bf16(g);
-                y[i] = bf16_from_f32(canonical(g * widen(b[i])));
-            }
+            // b[i] is read before y[i] is written (y may alias a or b).
+            silu_range(a, i0, i1, exp_n, [&](size_t i, float g) {
+                if (variant == SwigluVariant::Bf16Intermediate) g = round_to_bf16_fast(g);
+                y[i] = numerics::bf16_from_f32_fast(canonical(g * widen(b[i])));
+            });
         },
         kElementGrain);
 }

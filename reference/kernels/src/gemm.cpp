@@ -859,6 +859,10 @@ void check_out(DType type, const char* what) {
 
 }  // namespace
 
+bool detail::avx512_active() {
+    return resolved_path() == SimdPath::Avx512;
+}
+
 SimdPath set_simd_path(SimdPath path) {
     SimdPath old = t_simd_path;
     t_simd_path = path;

@@ -121,4 +121,15 @@ struct E4m3FusedKernels {
 
 E4m3FusedKernels e4m3_fused_kernels_avx512();
 
+// ---- Batch exp (AVX-512): y[i] = exp_f32(x[i]) with the scalar function's bits. ----
+
+using ExpF32BatchFn = void (*)(const float* x, float* y, size_t n);
+ExpF32BatchFn exp_f32_batch_avx512();
+// The batch exp for the calling thread's SimdPath setting (math.cpp): the AVX-512 one when
+// avx512_active(), else a loop over exp_f32. Resolve it on the calling thread and hand it to
+// worker threads (the setting is per thread).
+ExpF32BatchFn select_exp_batch();
+// Whether the calling thread's SimdPath setting resolves to AVX-512 on this CPU (gemm.cpp).
+bool avx512_active();
+
 }  // namespace dssim::kernels::detail

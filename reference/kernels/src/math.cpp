@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "gemm_microkernel.h"
+
 namespace dssim::kernels {
 namespace {
 
@@ -191,6 +193,24 @@ float pow_f32(float base, float e) {
     if (y > 709.0) return std::numeric_limits<float>::infinity();
     if (y < -745.0) return 0.0f;
     return static_cast<float>(exp_f64(y));
+}
+
+namespace {
+
+void exp_f32_loop(const float* x, float* y, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        y[i] = exp_f32(x[i]);
+}
+
+}  // namespace
+
+detail::ExpF32BatchFn detail::select_exp_batch() {
+    static const ExpF32BatchFn avx512 = exp_f32_batch_avx512();
+    return avx512_active() ? avx512 : &exp_f32_loop;
+}
+
+void exp_f32_n(const float* x, float* y, size_t n) {
+    detail::select_exp_batch()(x, y, n);
 }
 
 }  // namespace dssim::kernels

@@ -107,9 +107,7 @@ void golden_run(const GoldenArgs& args) {
     const int64_t tensors = writer.tensors_written();
     writer.commit(meta);
 
-    int64_t rows = 0;
-    for (const auto& s : r.steps)
-        rows += static_cast<int64_t>(s.rows());
+    const int64_t rows = logit_rows(r);
     if (args.json) {
         OrderedJson j;
         j["out"] = args.out;
@@ -118,20 +116,14 @@ void golden_run(const GoldenArgs& args) {
         j["generated"] = r.generated;
         j["logits_sha256"] = r.logits_sha256;
         j["checkpoint_sha256"] = meta.checkpoint_digest;
-        if (a.mtp) {
-            j["mtp_drafted"] = r.mtp_drafted;
-            j["mtp_accepted"] = r.mtp_accepted;
-            j["mtp_acceptance_rate"] = r.mtp_acceptance_rate();
-        }
+        add_mtp_json(a, r, j);
         std::cout << j.dump(2) << "\n";
     } else {
         std::cout << "wrote " << args.out << ": " << tensors << " tensors (" << args.tensors
                   << "), " << rows << " logit rows\n"
                   << "logits_sha256 " << r.logits_sha256 << "\n"
                   << "checkpoint_sha256 " << meta.checkpoint_digest << "\n";
-        if (a.mtp) {
-            std::cout << "mtp acceptance " << r.mtp_accepted << "/" << r.mtp_drafted << "\n";
-        }
+        print_mtp_line(a, r, std::cout);
     }
 }
 

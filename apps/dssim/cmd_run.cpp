@@ -41,9 +41,7 @@ void run(const RunArgs& args) {
     const auto t2 = std::chrono::steady_clock::now();
     const double open_s = std::chrono::duration<double>(t1 - t0).count();
     const double run_s = std::chrono::duration<double>(t2 - t1).count();
-    int64_t rows = 0;
-    for (const auto& s : r.steps)
-        rows += static_cast<int64_t>(s.rows());
+    const int64_t rows = logit_rows(r);
 
     if (args.json) {
         OrderedJson j;
@@ -60,11 +58,7 @@ void run(const RunArgs& args) {
         j["steps"] = static_cast<int64_t>(r.steps.size());
         j["logit_rows"] = rows;
         j["logits_sha256"] = r.logits_sha256;
-        if (a.mtp) {
-            j["mtp_drafted"] = r.mtp_drafted;
-            j["mtp_accepted"] = r.mtp_accepted;
-            j["mtp_acceptance_rate"] = r.mtp_acceptance_rate();
-        }
+        add_mtp_json(a, r, j);
         std::cout << j.dump(2) << "\n";
     } else {
         for (size_t s = 0; s < r.generated.size(); ++s) {
@@ -75,9 +69,7 @@ void run(const RunArgs& args) {
         }
         std::cout << "logits_sha256 " << r.logits_sha256 << "  (" << r.steps.size() << " steps, "
                   << rows << " rows)\n";
-        if (a.mtp) {
-            std::cout << "mtp acceptance " << r.mtp_accepted << "/" << r.mtp_drafted << "\n";
-        }
+        print_mtp_line(a, r, std::cout);
     }
     std::cout.flush();
     std::fprintf(stderr, "dssim run: open %.3f s, generate %.3f s (%lld logit rows, %d threads)\n",

@@ -2,6 +2,9 @@
 #include "runtime_args.h"
 
 #include <charconv>
+#include <initializer_list>
+#include <optional>
+#include <utility>
 
 #include "dssim/base.h"
 
@@ -70,40 +73,47 @@ void add_runtime_options(CLI::App& cmd, RuntimeArgs& a, const RuntimeArgsHelp& h
         ->capture_default_str();
 }
 
+namespace {
+
+// The value of an option that takes one of a few names; any other is an InputError listing
+// them ("--mode: expected demo or fp8, got 'x'").
+template <typename T>
+T choose(std::string_view option,
+         const std::string& value,
+         std::initializer_list<std::pair<std::string_view, T>> choices) {
+    std::string names;
+    size_t i = 0;
+    for (const auto& [name, result] : choices) {
+        if (value == name) return result;
+        names += (i == 0 ? "" : (i + 1 == choices.size() ? " or " : ", "));
+        names += name;
+        ++i;
+    }
+    throw InputError(std::string(option) + ": expected " + names + ", got '" + value + "'");
+}
+
+}  // namespace
+
 reference::RuntimeOptions runtime_options(const RuntimeArgs& a) {
     reference::RuntimeOptions ro;
-    if (a.mode == "demo") {
-        ro.mode = reference::NumericsMode::Demo;
-    } else if (a.mode == "fp8") {
-        ro.mode = reference::NumericsMode::Fp8;
-    } else {
-        throw InputError("--mode: expected demo or fp8, got '" + a.mode + "'");
+    ro.mode = choose<reference::NumericsMode>(
+        "--mode", a.mode,
+        {{"demo", reference::NumericsMode::Demo}, {"fp8", reference::NumericsMode::Fp8}});
+    if (!a.scale_fmt.empty()) {  // empty: the checkpoint config's
+        ro.scale_fmt = choose<models::ScaleFmt>(
+            "--scale-fmt", a.scale_fmt,
+            {{"ue8m0", models::ScaleFmt::UE8M0}, {"f32", models::ScaleFmt::F32}});
     }
-    if (a.scale_fmt == "ue8m0") {
-        ro.scale_fmt = models::ScaleFmt::UE8M0;
-    } else if (a.scale_fmt == "f32") {
-        ro.scale_fmt = models::ScaleFmt::F32;
-    } else if (!a.scale_fmt.empty()) {
-        throw InputError("--scale-fmt: expected ue8m0 or f32, got '" + a.scale_fmt + "'");
-    }
-    if (a.attention == "absorbed") {
-        ro.attention = models::AttentionMode::Absorbed;
-    } else if (a.attention == "naive") {
-        ro.attention = models::AttentionMode::Naive;
-    } else {
-        throw InputError("--attention: expected absorbed or naive, got '" + a.attention + "'");
-    }
+    ro.attention = choose<models::AttentionMode>(
+        "--attention", a.attention,
+        {{"absorbed", models::AttentionMode::Absorbed}, {"naive", models::AttentionMode::Naive}});
     if (a.threads < 0) throw InputError("--threads: must be >= 1 (0: all hardware threads)");
     if (a.max_new_tokens < 0) throw InputError("--max-new-tokens: must be >= 0");
     ro.threads = a.threads == 0 ? hardware_threads() : a.threads;
     ro.max_seq_len = a.max_seq_len;
-    if (a.stream == "on") {
-        ro.stream_weights = true;
-    } else if (a.stream == "off") {
-        ro.stream_weights = false;
-    } else if (a.stream != "auto") {
-        throw InputError("--stream: expected auto, on or off, got '" + a.stream + "'");
-    }
+    // auto: the runtime decides from the checkpoint size and the physical memory.
+    ro.stream_weights = choose<std::optional<bool>>(
+        "--stream", a.stream, {{"auto", std::nullopt}, {"on", true}, {"off", false}});
     return ro;
 }
 
@@ -129,6 +139,26 @@ std::vector<std::vector<int64_t>> prompts_of(const RuntimeArgs& a) {
     if (prompts.empty())
         throw InputError("--tokens: give at least one sequence (or --tokens-file)");
     return prompts;
+}
+
+int64_t logit_rows(const reference::GenerateResult& r) {
+    int64_t rows = 0;
+    for (const auto& s : r.steps)
+        rows += static_cast<int64_t>(s.rows());
+    return rows;
+}
+
+void add_mtp_json(const RuntimeArgs& args, const reference::GenerateResult& r, OrderedJson& j) {
+    if (!args.mtp) return;
+    j["mtp_drafted"] = r.mtp_drafted;
+    j["mtp_accepted"] = r.mtp_accepted;
+    j["mtp_acceptance_rate"] = r.mtp_acceptance_rate();
+}
+
+void print_mtp_line(const RuntimeArgs& args,
+                    const reference::GenerateResult& r,
+                    std::ostream& out) {
+    if (args.mtp) out << "mtp acceptance " << r.mtp_accepted << "/" << r.mtp_drafted << "\n";
 }
 
 }  // namespace dssim::cli

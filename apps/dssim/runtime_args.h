@@ -1,16 +1,19 @@
 // Runtime options shared by `dssim run` and `dssim golden`: the checkpoint, the prompts
 // (--tokens / --tokens-file), the numerics mode, MLA form, threads, streaming and MTP. Both
 // commands declare them through add_runtime_options() so names, help texts and error messages
-// stay identical, and turn them into reference::RuntimeOptions with the same validation.
+// stay identical, and turn them into reference::RuntimeOptions with the same validation; the
+// parts of the run's summary they both print are here too, so they print them alike.
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "dssim/base/json_reader.h"
 #include "dssim/reference.h"
 
 namespace dssim::cli {
@@ -48,5 +51,12 @@ std::vector<std::vector<int64_t>> prompts_of(const RuntimeArgs& args);
 
 // "1,2,3" (blanks allowed around commas) -> ids. `where` names the source in errors.
 std::vector<int64_t> parse_token_list(std::string_view text, const std::string& where);
+
+// Output both commands share. Logit rows over all steps of `r`:
+int64_t logit_rows(const reference::GenerateResult& r);
+// With --mtp, the MTP counts: JSON fields mtp_drafted, mtp_accepted and mtp_acceptance_rate,
+// or the text line "mtp acceptance <accepted>/<drafted>". Without --mtp, nothing.
+void add_mtp_json(const RuntimeArgs& args, const reference::GenerateResult& r, OrderedJson& j);
+void print_mtp_line(const RuntimeArgs& args, const reference::GenerateResult& r, std::ostream& out);
 
 }  // namespace dssim::cli

@@ -62,23 +62,34 @@ bool is_selected(TensorSelection selection, std::string_view name) {
     return false;
 }
 
+// Logit rows of one root dataset (/logits or /mtp_logits), buffered until commit (they are
+// small next to the tensors).
+struct LogitRows {
+    std::string dataset;         // "/logits", "/mtp_logits": names it in errors
+    std::vector<int64_t> index;  // [rows, 3]: step, sequence, position
+    std::vector<float> values;   // [rows, vocab]
+    int64_t last_step = -1;
+};
+
 struct GoldenWriter::Impl {
     AtomicFile atomic;
     std::string file_name;
     h5::Handle file;
     h5::Handle tensors;  // the /tensors group
-    // Logits rows, buffered until commit (they are small next to the tensors).
-    std::vector<int64_t> index;  // [rows, 3]: step, sequence, position
-    std::vector<float> logits;   // [rows, vocab]
-    int64_t vocab = -1;
-    int64_t last_step = -1;
-    // MTP draft logits, the same way.
-    std::vector<int64_t> mtp_index;
-    std::vector<float> mtp_logits;
-    int64_t mtp_last_step = -1;
+    LogitRows logits{"/logits"};
+    LogitRows mtp_logits{"/mtp_logits"};  // the MTP module's draft logits
+    int64_t vocab = -1;                   // shared by both: one head, one vocabulary
     std::vector<std::vector<int64_t>> sequences;
     std::vector<int64_t> prompt_lengths;
     bool tokens_set = false;
+
+    // Appends one step's rows to `rows` after checking that they fit the buffer.
+    void append(LogitRows& rows,
+                int64_t step,
+                std::span<const int64_t> sequence,
+                std::span<const int64_t> position,
+                std::span<const float> values,
+                int64_t row_vocab);
 
     explicit Impl(std::filesystem::path out) : atomic(std::move(out)) {
         file_name = atomic.target().string();
@@ -130,29 +141,39 @@ void GoldenWriter::on_tensor(const reference::TensorView& tensor) {
     ++next_order_;
 }
 
+void GoldenWriter::Impl::append(LogitRows& rows,
+                                int64_t step,
+                                std::span<const int64_t> sequence,
+                                std::span<const int64_t> position,
+                                std::span<const float> values,
+                                int64_t row_vocab) {
+    const size_t n = sequence.size();
+    if (position.size() != n || row_vocab <= 0 ||
+        values.size() != n * static_cast<size_t>(row_vocab)) {
+        throw_input_error(file_name, rows.dataset, "rows, positions and [rows, vocab] disagree");
+    }
+    if (vocab >= 0 && vocab != row_vocab) {
+        throw_input_error(file_name, rows.dataset,
+                          "vocabulary size " + std::to_string(row_vocab) +
+                              " differs from the earlier logit rows' " + std::to_string(vocab));
+    }
+    if (step <= rows.last_step) {
+        throw_input_error(file_name, rows.dataset, "steps must be added in increasing order");
+    }
+    vocab = row_vocab;
+    rows.last_step = step;
+    for (size_t r = 0; r < n; ++r) {
+        rows.index.insert(rows.index.end(), {step, sequence[r], position[r]});
+    }
+    rows.values.insert(rows.values.end(), values.begin(), values.end());
+}
+
 void GoldenWriter::add_logits(int64_t step,
                               std::span<const int64_t> sequence,
                               std::span<const int64_t> position,
                               std::span<const float> logits,
                               int64_t vocab) {
-    const size_t rows = sequence.size();
-    if (position.size() != rows || vocab <= 0 ||
-        logits.size() != rows * static_cast<size_t>(vocab)) {
-        throw_input_error(impl_->file_name, "/logits",
-                          "rows, positions and [rows, vocab] disagree");
-    }
-    if (impl_->vocab >= 0 && impl_->vocab != vocab) {
-        throw_input_error(impl_->file_name, "/logits", "vocabulary size changed between steps");
-    }
-    if (step <= impl_->last_step) {
-        throw_input_error(impl_->file_name, "/logits", "steps must be added in increasing order");
-    }
-    impl_->vocab = vocab;
-    impl_->last_step = step;
-    for (size_t r = 0; r < rows; ++r) {
-        impl_->index.insert(impl_->index.end(), {step, sequence[r], position[r]});
-    }
-    impl_->logits.insert(impl_->logits.end(), logits.begin(), logits.end());
+    impl_->append(impl_->logits, step, sequence, position, logits, vocab);
 }
 
 void GoldenWriter::add_mtp_logits(int64_t step,
@@ -160,24 +181,7 @@ void GoldenWriter::add_mtp_logits(int64_t step,
                                   std::span<const int64_t> position,
                                   std::span<const float> logits,
                                   int64_t vocab) {
-    const size_t rows = sequence.size();
-    if (position.size() != rows || vocab <= 0 ||
-        logits.size() != rows * static_cast<size_t>(vocab)) {
-        throw_input_error(impl_->file_name, "/mtp_logits",
-                          "rows, positions and [rows, vocab] disagree");
-    }
-    if (impl_->vocab >= 0 && impl_->vocab != vocab) {
-        throw_input_error(impl_->file_name, "/mtp_logits", "vocabulary size differs from /logits");
-    }
-    if (step <= impl_->mtp_last_step) {
-        throw_input_error(impl_->file_name, "/mtp_logits",
-                          "steps must be added in increasing order");
-    }
-    impl_->mtp_last_step = step;
-    for (size_t r = 0; r < rows; ++r) {
-        impl_->mtp_index.insert(impl_->mtp_index.end(), {step, sequence[r], position[r]});
-    }
-    impl_->mtp_logits.insert(impl_->mtp_logits.end(), logits.begin(), logits.end());
+    impl_->append(impl_->mtp_logits, step, sequence, position, logits, vocab);
 }
 
 void GoldenWriter::set_tokens(const std::vector<std::vector<int64_t>>& sequences,
@@ -213,20 +217,16 @@ void GoldenWriter::commit(const GoldenMetadata& m) {
     h5::write_dataset(root, "prompt_lengths", ElemType::I64, {n_seq}, s.prompt_lengths.data(), -1,
                       fn);
 
-    const auto rows = static_cast<int64_t>(s.index.size() / 3);
+    // /logits always (it may have no rows), /mtp_logits only when MTP rows were added.
     const int64_t vocab = std::max<int64_t>(s.vocab, 0);
-    h5::write_dataset(root, "logits", ElemType::F32, {rows, vocab}, s.logits.data(), -1, fn);
-    h5::write_dataset(root, "logits_index", ElemType::I64, {rows, 3}, s.index.data(), -1, fn);
-    if (!s.mtp_index.empty()) {
-        const auto mtp_rows = static_cast<int64_t>(s.mtp_index.size() / 3);
-        if (s.mtp_logits.size() != static_cast<size_t>(mtp_rows * vocab)) {
-            throw_input_error(fn, "/mtp_logits", "vocabulary size differs from /logits");
-        }
-        h5::write_dataset(root, "mtp_logits", ElemType::F32, {mtp_rows, vocab}, s.mtp_logits.data(),
-                          -1, fn);
-        h5::write_dataset(root, "mtp_logits_index", ElemType::I64, {mtp_rows, 3},
-                          s.mtp_index.data(), -1, fn);
-    }
+    auto write_rows = [&](const LogitRows& rows) {
+        const std::string name = rows.dataset.substr(1);
+        const auto n = static_cast<int64_t>(rows.index.size() / 3);
+        h5::write_dataset(root, name, ElemType::F32, {n, vocab}, rows.values.data(), -1, fn);
+        h5::write_dataset(root, name + "_index", ElemType::I64, {n, 3}, rows.index.data(), -1, fn);
+    };
+    write_rows(s.logits);
+    if (!s.mtp_logits.index.empty()) write_rows(s.mtp_logits);
 
     nlohmann::json prompts = m.prompts;
     h5::write_int_attr(root, "layout_version", kGoldenLayoutVersion, fn);

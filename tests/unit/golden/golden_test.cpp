@@ -332,6 +332,28 @@ TEST_CASE("check: /mtp_logits is compared after /logits; a candidate without it 
     CHECK(one.table().find(", ... " + std::to_string(one.missing.size() - 8) + " more, ") !=
           std::string::npos);
     CHECK(one.table().find(", step1/sampling, logits, mtp_logits\n") != std::string::npos);
+
+    // Both row kinds are validated alike, each error naming its dataset; they share one vocab.
+    {
+        GoldenWriter w(dir / "bad.h5", TensorSelection::Logits);
+        const std::vector<int64_t> seq = {0}, pos = {0};
+        const std::vector<float> row16(16), row8(8);
+        w.add_logits(0, seq, pos, row16, 16);
+        CHECK_THROWS_WITH_AS(w.add_mtp_logits(0, seq, pos, row8, 8),
+                             doctest::Contains("/mtp_logits: vocabulary size 8 differs"),
+                             InputError);
+        CHECK_THROWS_WITH_AS(w.add_logits(1, seq, pos, row8, 8),
+                             doctest::Contains("/logits: vocabulary size 8 differs"), InputError);
+        CHECK_THROWS_WITH_AS(w.add_logits(0, seq, pos, row16, 16),
+                             doctest::Contains("/logits: steps must be added in increasing order"),
+                             InputError);
+        CHECK_THROWS_WITH_AS(w.add_mtp_logits(0, seq, {}, row16, 16),
+                             doctest::Contains("/mtp_logits: rows, positions"), InputError);
+        w.add_mtp_logits(0, seq, pos, row16, 16);  // its own step sequence
+        CHECK_THROWS_WITH_AS(w.add_mtp_logits(0, seq, pos, row16, 16),
+                             doctest::Contains("/mtp_logits: steps must"), InputError);
+    }
+    CHECK_FALSE(fs::exists(dir / "bad.h5"));
     fs::remove_all(dir);
 }
 

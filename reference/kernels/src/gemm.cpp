@@ -117,6 +117,8 @@ void pack_panels(const T* src,
             return pack_panels_fixed<8>(src, ld, r0, rows, k0, kc, dst, conv);
         case 16:
             return pack_panels_fixed<16>(src, ld, r0, rows, k0, kc, dst, conv);
+        case 32:
+            return pack_panels_fixed<32>(src, ld, r0, rows, k0, kc, dst, conv);
         default:
             break;
     }
@@ -164,10 +166,10 @@ void pack_dequant(const Operand& op,
     for (size_t pr = 0; pr < rows; pr += r) {
         float* d = dst + pr * kc;  // [kc, r]
         size_t h = std::min(r, rows - pr);
-        if (h == r && r <= 16) {
+        if (h == r && r <= 32) {
             // Full panel, k outer: contiguous stores (see pack_panels_fixed).
-            const uint8_t* q[16];
-            const float* srow[16];
+            const uint8_t* q[32];
+            const float* srow[32];
             for (size_t i = 0; i < r; ++i) {
                 q[i] = src + (r0 + pr + i) * ld + k0;
                 srow[i] = op.block_scale + ((r0 + pr + i) / kFp8Block) * kb;
@@ -803,6 +805,10 @@ SimdPath resolved_path() {
 
 // The blocked path and the BF16/FP32 small-M kernels of the AVX-512 path are the AVX2 ones.
 MicroKernel select_kernel() {
+    if (resolved_path() == SimdPath::Avx512) {
+        static const MicroKernel avx512 = detail::microkernel_avx512();
+        return avx512;
+    }
     if (resolved_path() != SimdPath::Baseline) return detail::microkernel_avx2();
     return detail::microkernel_baseline();
 }

@@ -1,12 +1,13 @@
-// AVX-512 small-M kernels (compiled with -mavx512f/bw/vl/vbmi, no FMA contraction), selected at
-// run time only on CPUs that report those features: the fused E4M3 GEMV of gemm_dequant and
-// fp8_gemm. It reads 16 rows of E4M3 codes, transposes the bytes in registers so that each
-// 32-bit lane is one row (one output) at one k, decodes them there with two 128-entry byte
-// table lookups per scale (vpermi2b, exact for every code and every scale, because the tables
-// hold bf16(f32(q) * s) computed by the scalar formula for each magnitude q) and accumulates
-// acc = acc + w * x lane by lane in strictly ascending k. No BF16 copy of the weight is written.
-// Only intrinsics and builtins are used here: inline code from a shared header compiled with
-// AVX-512 could be picked by the linker for baseline callers.
+// AVX-512 kernels (compiled with -mavx512f/bw/vl/vbmi, no FMA contraction), selected at run time
+// only on CPUs that report those features: the blocked path's 8 x 32 micro-kernel (the shared
+// template, 16-lane vectors) and the fused E4M3 GEMV of gemm_dequant and fp8_gemm. It reads 16 rows
+// of E4M3 codes, transposes the bytes in registers so that each 32-bit lane is one row (one output)
+// at one k, decodes them there with two 128-entry byte table lookups per scale (vpermi2b, exact for
+// every code and every scale, because the tables hold bf16(f32(q) * s) computed by the scalar
+// formula for each magnitude q) and accumulates acc = acc + w * x lane by lane in strictly
+// ascending k. No BF16 copy of the weight is written. Only intrinsics and builtins are used here:
+// inline code from a shared header compiled with AVX-512 could be picked by the linker for baseline
+// callers.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -21,6 +22,19 @@
 
 namespace dssim::kernels::detail {
 namespace {
+
+typedef float V16 __attribute__((vector_size(64)));
+
+#include "gemm_microkernel.inc"
+
+// The blocked path's register tile: 8 rows of A x 32 columns of B (16 accumulators of 16 lanes).
+constexpr int kMr = 8;
+constexpr int kNv = 2;
+
+void micro_kernel(
+    size_t kc, const float* a, const float* b, float* c, size_t ldc, bool accumulate) {
+    micro_kernel_tile<kMr, kNv, V16>(kc, a, b, c, ldc, accumulate);
+}
 
 // How far ahead in each row the codes are prefetched (bytes; measured).
 constexpr size_t kPrefetchAhead = 1024;
@@ -252,6 +266,10 @@ void build_e4m3_tables(const float* scales, size_t count, const float* e4m3_f32,
 }
 
 }  // namespace
+
+MicroKernel microkernel_avx512() {
+    return {kMr, kNv * 16, &micro_kernel, "avx512"};
+}
 
 E4m3FusedKernels e4m3_fused_kernels_avx512() {
     // Two 16-row blocks per call while the x rows alone give too few independent accumulator

@@ -26,6 +26,7 @@ struct MicroKernel {
 
 MicroKernel microkernel_baseline();
 MicroKernel microkernel_avx2();
+MicroKernel microkernel_avx512();
 
 // ---- Small-M (decode) kernels: no packing, W rows are read where they lie. ----
 

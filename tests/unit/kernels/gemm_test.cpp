@@ -24,10 +24,11 @@ struct Shape {
     size_t m, n, k;
 };
 
-// Ragged shapes around every blocking boundary: micro-tile (4x8 / 4x16), K block 256, row block
-// 64, column block 512, plus M = 1 decode shapes.
-const Shape kShapes[] = {{1, 1, 1},   {3, 5, 7},     {17, 129, 257}, {1, 300, 520}, {1, 17, 1},
-                         {2, 1, 300}, {65, 33, 513}, {9, 530, 260},  {68, 64, 128}, {5, 16, 0}};
+// Ragged shapes around every blocking boundary: micro-tile (4x8 / 4x16 / 8x32), K block 256, row
+// block 64, column block 512, plus M = 1 decode shapes.
+const Shape kShapes[] = {{1, 1, 1},     {3, 5, 7},   {17, 129, 257}, {1, 300, 520},
+                         {1, 17, 1},    {2, 1, 300}, {65, 33, 513},  {9, 530, 260},
+                         {68, 64, 128}, {5, 16, 0},  {130, 600, 300}};
 
 // Every path; one the CPU lacks falls back to a narrower one (reported by the AVX-512 test case).
 const SimdPath kPaths[] = {SimdPath::Baseline, SimdPath::Avx2, SimdPath::Avx512};

@@ -100,6 +100,15 @@ Topology::Topology(const devices::DeviceSpec& device,
     };
     for (int64_t d = 0; d < devices; ++d)
         add_vertex("dev." + std::to_string(d), d);
+    // Device `a`'s scale-up out and in ports to switch vertex `sw`; each hop takes half the
+    // device-to-device latency.
+    auto attach_to_switch = [&](int64_t a, size_t sw) {
+        const std::string pn = "dev." + std::to_string(a) + ".scale_up";
+        int64_t out = add_port(pn + ".out", LinkClass::ScaleUp, a);
+        int64_t in = add_port(pn + ".in", LinkClass::ScaleUp, a);
+        add_edge(static_cast<size_t>(a), sw, LinkClass::ScaleUp, up_bw, up_lat / 2, out);
+        add_edge(sw, static_cast<size_t>(a), LinkClass::ScaleUp, up_bw, up_lat / 2, in);
+    };
 
     if (domain_ > 1) {
         for (int64_t dom = 0; dom < domains; ++dom) {
@@ -121,14 +130,8 @@ Topology::Topology(const devices::DeviceSpec& device,
                 }
             } else if (*topo == Topology::Switch || dpn >= domain_ || dpn < 1) {
                 size_t sw = add_vertex(dn + ".switch", -1);
-                for (int64_t a = first; a < last; ++a) {
-                    const std::string pn = "dev." + std::to_string(a) + ".scale_up";
-                    int64_t out = add_port(pn + ".out", LinkClass::ScaleUp, a);
-                    int64_t in = add_port(pn + ".in", LinkClass::ScaleUp, a);
-                    add_edge(static_cast<size_t>(a), sw, LinkClass::ScaleUp, up_bw, up_lat / 2,
-                             out);
-                    add_edge(sw, static_cast<size_t>(a), LinkClass::ScaleUp, up_bw, up_lat / 2, in);
-                }
+                for (int64_t a = first; a < last; ++a)
+                    attach_to_switch(a, sw);
             } else {
                 // Two tiers: a first-level switch per node, one non-blocking second level.
                 size_t l2 = add_vertex(dn + ".l2", -1);
@@ -140,12 +143,7 @@ Topology::Topology(const devices::DeviceSpec& device,
                         add_edge(l1, l2, LinkClass::Internal, 0, 0, -1);
                         add_edge(l2, l1, LinkClass::Internal, 0, 0, -1);
                     }
-                    const std::string pn = "dev." + std::to_string(a) + ".scale_up";
-                    int64_t out = add_port(pn + ".out", LinkClass::ScaleUp, a);
-                    int64_t in = add_port(pn + ".in", LinkClass::ScaleUp, a);
-                    add_edge(static_cast<size_t>(a), l1, LinkClass::ScaleUp, up_bw, up_lat / 2,
-                             out);
-                    add_edge(l1, static_cast<size_t>(a), LinkClass::ScaleUp, up_bw, up_lat / 2, in);
+                    attach_to_switch(a, l1);
                 }
             }
         }

@@ -863,6 +863,13 @@ Plan build_plan(const models::ModelConfig& model,
                 const SimOptions& opt,
                 PlanCache* cache) {
     const int64_t dp = check_inputs(hw, dep, wl, opt);
+    for (const auto& [layer, loads] : opt.expert_loads) {
+        if (layer >= model.num_hidden_layers && !wl.mtp) {
+            throw_input_error("", "--expert-loads",
+                              "layer " + std::to_string(layer) +
+                                  " belongs to the MTP module, which runs only with --mtp");
+        }
+    }
     Plan p;
     auto note = [&p](const std::string& s) {
         if (std::find(p.assumptions.begin(), p.assumptions.end(), s) == p.assumptions.end())

@@ -62,6 +62,15 @@ TEST_CASE("expert loads need full mode") {
               .find("full mode") != std::string::npos);
 }
 
+TEST_CASE("expert loads of the MTP layer need --mtp") {
+    SimOptions opt;
+    opt.mode = Mode::Full;
+    opt.expert_loads[4] = std::vector<double>(16, 1.0);  // deepseek-tiny: 4 main layers, then MTP
+    CHECK(message(load_hardware("h800", "h800-cluster-2048"), ep_deployment(16, 16), decode(4, 10),
+                  opt)
+              .find("--expert-loads: layer 4 belongs to the MTP module") != std::string::npos);
+}
+
 TEST_CASE("unknown hardware and mismatched systems") {
     CHECK_THROWS_AS(load_hardware("h800", "cloudmatrix-384"), InputError);
     CHECK_THROWS_AS(load_hardware("h900"), InputError);

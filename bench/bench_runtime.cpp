@@ -72,7 +72,7 @@ class TimingSink : public reference::TensorSink {
             self->end[step] = now;
             self->cpu_end[step] = cpu_seconds();
         }
-        self->events.emplace_back(std::string(name), now);
+        self->events.push_back({std::string(name), now, cpu_seconds()});
         return t.ends_with(".moe.gate.indices");
     }
     void on_tensor(const reference::TensorView& v) override {
@@ -84,13 +84,14 @@ class TimingSink : public reference::TensorSink {
         experts[step].assign(p, p + n);
     }
     // Seconds per op output of `step` between `from` and `to` (an op's time is charged to its
-    // first output; later outputs of the same op get ~0), keyed by the tensor name.
-    [[nodiscard]] std::vector<std::pair<std::string, double>> op_times(
-        const std::string& step) const {
+    // first output; later outputs of the same op get ~0), keyed by the tensor name: wall time,
+    // or with by_cpu the process CPU time (all threads) spent meanwhile.
+    [[nodiscard]] std::vector<std::pair<std::string, double>> op_times(const std::string& step,
+                                                                       bool by_cpu = false) const {
         std::vector<std::pair<std::string, double>> out;
         bool in = false;
         for (size_t i = 0; i < events.size(); ++i) {
-            const std::string& n = events[i].first;
+            const std::string& n = events[i].name;
             if (n.rfind(step + "/", 0) != 0) continue;
             const std::string t = n.substr(step.size() + 1);
             if (t == from_) {
@@ -99,7 +100,8 @@ class TimingSink : public reference::TensorSink {
             }
             if (!in) continue;
             out.emplace_back(
-                t, std::chrono::duration<double>(events[i].second - events[i - 1].second).count());
+                t, by_cpu ? events[i].cpu - events[i - 1].cpu
+                          : std::chrono::duration<double>(events[i].at - events[i - 1].at).count());
             if (t == to_) break;
         }
         return out;
@@ -113,7 +115,12 @@ class TimingSink : public reference::TensorSink {
     std::map<std::string, Clock::time_point> start, end;
     std::map<std::string, double> cpu_start, cpu_end;
     std::map<std::string, std::vector<int32_t>> experts;
-    std::vector<std::pair<std::string, Clock::time_point>> events;
+    struct Event {
+        std::string name;
+        Clock::time_point at;
+        double cpu;  // process CPU seconds
+    };
+    std::vector<Event> events;
 
   private:
     std::string from_, to_;
@@ -394,13 +401,22 @@ int main(int argc, char** argv) {
                 if (g.op(v).layer == layer) flops += g.op(v).cost.flops;
             }
             double tt[2] = {0, 0}, cpu[2] = {0, 0};
-            std::vector<std::pair<std::string, double>> ops[2];
+            std::vector<std::pair<std::string, double>> ops[2], warm_cpu_ops;
+            std::vector<size_t> expert_rows;  // token rows of each routed expert used (warm run)
             for (int run = 0; run < 2; ++run) {
                 TimingSink sink("embed", pre + ".ffn_residual");
                 rt.generate({prompt}, {}, &sink);
                 tt[run] = sink.wall("step0");
                 cpu[run] = sink.cpu("step0") / threads;
                 ops[run] = sink.op_times("step0");
+                if (run == 1) {
+                    warm_cpu_ops = sink.op_times("step0", true);
+                    std::map<int32_t, size_t> rows;
+                    for (int32_t e : sink.experts["step0"])
+                        ++rows[e];
+                    for (const auto& [e, r] : rows)
+                        expert_rows.push_back(r);
+                }
             }
             std::printf(
                 "prefill %lld tokens, one MoE layer, warm weights: %.2f s, %.2f GFLOP/s = %.1f%% "
@@ -415,6 +431,18 @@ int main(int argc, char** argv) {
                 static_cast<long long>(prefill), cold_what, tt[0], flops / tt[0] / 1e9,
                 100.0 * flops / tt[0] / gemm.wall);
             print_breakdown("prefill warm", ops[1]);
+            print_breakdown("prefill warm, process CPU seconds (all threads)", warm_cpu_ops);
+            if (!expert_rows.empty()) {
+                std::sort(expert_rows.begin(), expert_rows.end());
+                size_t over16 = 0;
+                for (size_t r : expert_rows)
+                    over16 += r > 16 ? 1 : 0;
+                std::printf(
+                    "  routed rows per expert: %zu experts used, min %zu, median %zu, max %zu, "
+                    "%zu with more than 16\n",
+                    expert_rows.size(), expert_rows.front(), expert_rows[expert_rows.size() / 2],
+                    expert_rows.back(), over16);
+            }
             print_breakdown("prefill cold", ops[0]);
         }
     } catch (const std::exception& e) {

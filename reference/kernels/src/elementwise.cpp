@@ -58,8 +58,9 @@ void rms_norm_impl(const T* x,
             for (size_t i = 0; i < dim; ++i) {
                 const float n = widen(xr[i]) * rrms;
                 const float w = widen(weight[i]);
-                yr[i] = variant == RmsNormVariant::Torch24 ? bf16_from_f32(round_to_bf16(n) * w)
-                                                           : bf16_from_f32(n * w);
+                yr[i] = variant == RmsNormVariant::Torch24
+                            ? numerics::bf16_from_f32_fast(round_to_bf16_fast(n) * w)
+                            : numerics::bf16_from_f32_fast(n * w);
             }
         }
     });

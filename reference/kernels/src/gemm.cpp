@@ -594,8 +594,19 @@ void compute_group_fused(const SmallProblem& pb, size_t n0, SmallScratch& s) {
         if (pb.m <= kE4m3FusedMaxMr) return call(0, pb.k, s.acc.data());
         // Several 16-row blocks of x: K in chunks, so that the W chunk (32 rows x kFusedKc
         // codes) stays in L1 while every block of x passes over it.
-        for (size_t k0 = 0; k0 < pb.k; k0 += kFusedKc)
+        for (size_t k0 = 0; k0 < pb.k; k0 += kFusedKc) {
+            // The kernel's own prefetch runs ahead within a call; across these short calls,
+            // fetch the rows' chunk after next here (the hardware prefetcher sees 32 streams of
+            // 256 bytes each, too short to follow).
+            const size_t ahead = k0 + 2 * kFusedKc;
+            if (ahead < pb.k) {
+                const size_t len = std::min(kFusedKc, pb.k - ahead);
+                for (size_t j = 0; j < rows; ++j)
+                    for (size_t c = 0; c < len; c += 64)
+                        __builtin_prefetch(wr[j] + ahead + c);
+            }
             call(k0, std::min(kFusedKc, pb.k - k0), s.acc.data());
+        }
         return;
     }
     for (size_t k0 = 0; k0 < pb.k; k0 += kFp8Block) {

@@ -298,10 +298,6 @@ uint16_t bf16_from_f32(float x, Overflow policy) {
     return static_cast<uint16_t>(encode_ieee(x, policy, kBf16Format));
 }
 
-float f32_from_bf16(uint16_t bits) {
-    return float_of(static_cast<uint32_t>(bits) << 16);
-}
-
 uint16_t f16_from_f32(float x, Overflow policy) {
     return static_cast<uint16_t>(encode_ieee(x, policy, kF16Format));
 }

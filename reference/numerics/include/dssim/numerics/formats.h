@@ -48,7 +48,10 @@ std::optional<Overflow> parse_overflow(std::string_view name);
 // BF16: upper 16 bits of FP32. Overflow past the largest finite BF16 -> inf (Torch) or the
 // largest finite (SatFinite). NaN payloads are kept quiet with the sign.
 uint16_t bf16_from_f32(float x, Overflow policy = Overflow::Torch);
-float f32_from_bf16(uint16_t bits);
+// Exact: the BF16 bits are the top half of the FP32 (inline: it sits in every hot loop).
+inline float f32_from_bf16(uint16_t bits) {
+    return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16);
+}
 // Round-trip through BF16: the value an FP32 result has once stored as BF16.
 inline float round_to_bf16(float x) {
     return f32_from_bf16(bf16_from_f32(x));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "exp_constants.h"
 #include "gemm_microkernel.h"
 
 namespace dssim::kernels {
@@ -16,10 +17,9 @@ namespace {
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// ln 2 split: hi has 32 significant bits, so k * kLn2Hi is exact for |k| < 2^21.
-constexpr double kLn2Hi = 0x1.62e42feep-1;
-constexpr double kLn2Lo = 0x1.a39ef35793c76p-33;
-constexpr double kInvLn2 = 0x1.71547652b82fep+0;
+using detail::kInvLn2;
+using detail::kLn2Hi;
+using detail::kLn2Lo;
 // pi/2 in three parts of 33 bits each; n * part is exact for |n| < 2^20.
 constexpr double kPio2A = 0x1.921fb544p+0;
 constexpr double kPio2B = 0x1.0b4611a6p-34;
@@ -41,25 +41,11 @@ double pow2(int k) {
     return std::bit_cast<double>(uint64_t{1} << (k + 1074));
 }
 
-// e^r for |r| <= 0.35: Taylor to degree 14 (remainder < 0.35^15/15! ~ 1e-19).
+// e^r for |r| <= 0.35: Taylor to degree 14 by Horner (exp_constants.h).
 double exp_poly(double r) {
-    double p = 1.0 / 87178291200.0;  // 1/14!
-    const double inv_fact[] = {1.0 / 6227020800.0,
-                               1.0 / 479001600.0,
-                               1.0 / 39916800.0,
-                               1.0 / 3628800.0,
-                               1.0 / 362880.0,
-                               1.0 / 40320.0,
-                               1.0 / 5040.0,
-                               1.0 / 720.0,
-                               1.0 / 120.0,
-                               1.0 / 24.0,
-                               1.0 / 6.0,
-                               0.5,
-                               1.0,
-                               1.0};  // 1/13! .. 1/0!
-    for (double c : inv_fact)
-        p = p * r + c;
+    double p = detail::kExpPoly[0];
+    for (size_t i = 1; i < detail::kExpPolyTerms; ++i)
+        p = p * r + detail::kExpPoly[i];
     return p;
 }
 

@@ -14,30 +14,17 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
+#include "exp_constants.h"
 #include "gemm_microkernel.h"
 
 namespace dssim::kernels::detail {
 namespace {
 
-// The constants of math.cpp (the same literals, so the same doubles).
-constexpr double kLn2Hi = 0x1.62e42feep-1;
-constexpr double kLn2Lo = 0x1.a39ef35793c76p-33;
-constexpr double kInvLn2 = 0x1.71547652b82fep+0;
-constexpr double kInvFact[] = {1.0 / 87178291200.0,  // 1/14!, the starting value
-                               1.0 / 6227020800.0,
-                               1.0 / 479001600.0,
-                               1.0 / 39916800.0,
-                               1.0 / 3628800.0,
-                               1.0 / 362880.0,
-                               1.0 / 40320.0,
-                               1.0 / 5040.0,
-                               1.0 / 720.0,
-                               1.0 / 120.0,
-                               1.0 / 24.0,
-                               1.0 / 6.0,
-                               0.5,
-                               1.0,
-                               1.0};  // .. 1/0!
+using detail::kExpPoly;
+using detail::kExpPolyTerms;
+using detail::kInvLn2;
+using detail::kLn2Hi;
+using detail::kLn2Lo;
 
 // exp_f64 for eight doubles known to lie in [-104, 89] (exp_f32's finite range): no overflow
 // branch is taken and both power-of-two factors are normal numbers.
@@ -55,9 +42,9 @@ inline __m256 exp8(__m256 xf) {
     // r = (x - k * kLn2Hi) - k * kLn2Lo
     const __m512d red = _mm512_sub_pd(_mm512_sub_pd(x, _mm512_mul_pd(k, _mm512_set1_pd(kLn2Hi))),
                                       _mm512_mul_pd(k, _mm512_set1_pd(kLn2Lo)));
-    __m512d p = _mm512_set1_pd(kInvFact[0]);
-    for (size_t i = 1; i < sizeof(kInvFact) / sizeof(kInvFact[0]); ++i)
-        p = _mm512_add_pd(_mm512_mul_pd(p, red), _mm512_set1_pd(kInvFact[i]));
+    __m512d p = _mm512_set1_pd(kExpPoly[0]);
+    for (size_t i = 1; i < kExpPolyTerms; ++i)
+        p = _mm512_add_pd(_mm512_mul_pd(p, red), _mm512_set1_pd(kExpPoly[i]));
     // ki = int(k); k1 = ki / 2 (towards zero); factors 2^k1 and 2^(ki - k1) by their bits.
     const __m256i ki = _mm512_cvttpd_epi32(k);
     const __m256i k1 = _mm256_srai_epi32(_mm256_add_epi32(ki, _mm256_srli_epi32(ki, 31)), 1);

@@ -79,10 +79,14 @@ TEST_CASE("exp_f32_n has exp_f32's bits on every SIMD path") {
         exp_f32_n(x.data(), got.data(), x.size());
         CHECK(test::same_bytes(got, expect));
         for (size_t n = 0; n <= 33; ++n) {
-            std::vector<float> in(x.end() - 40, x.end() - 40 + static_cast<ptrdiff_t>(n));
+            // In place, n of the last 40 values; n = 0 must touch nothing (a one-element buffer
+            // keeps the pointers non-null).
+            std::vector<float> in(x.end() - 40, x.end() - 40 + static_cast<ptrdiff_t>(n + 1));
+            const float sentinel = in[n];
             exp_f32_n(in.data(), in.data(), n);
             CHECK(std::memcmp(in.data(), expect.data() + expect.size() - 40, n * sizeof(float)) ==
                   0);
+            CHECK(std::bit_cast<uint32_t>(in[n]) == std::bit_cast<uint32_t>(sentinel));
         }
         set_simd_path(old);
     }

@@ -23,3 +23,12 @@ if(DSSIM_SANITIZE)
                       -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
+# ThreadSanitizer for the thread pool, the read-ahead thread and the sweep's shared plan cache
+# (preset tsan; ASan and TSan cannot be combined).
+if(DSSIM_TSAN)
+  if(DSSIM_SANITIZE)
+    message(FATAL_ERROR "DSSIM_TSAN and DSSIM_SANITIZE cannot be combined")
+  endif()
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()

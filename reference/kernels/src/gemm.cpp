@@ -137,19 +137,9 @@ void pack_panels(const T* src,
     }
 }
 
-// numerics::bf16_from_f32 (RNE, Overflow::Torch) inlined for the hot loops: for non-NaN input,
-// adding 0x7FFF plus the lowest kept bit and truncating is round-to-nearest-even, and a carry
-// out of the largest finite value lands on infinity. NaN goes to the library. The GEMM tests
-// compare against the naive twins, which call the library for every element.
-inline uint16_t to_bf16(float v) {
-    if (v != v) return numerics::bf16_from_f32(v);
-    const uint32_t bits = std::bit_cast<uint32_t>(v);
-    return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
-}
-
-inline float round_bf16(float v) {
-    return std::bit_cast<float>(uint32_t{to_bf16(v)} << 16);
-}
+// numerics::bf16_from_f32 (RNE, Overflow::Torch) inlined for the hot loops (formats.h).
+using numerics::bf16_from_f32_fast;
+using numerics::round_to_bf16_fast;
 
 // weight_dequant's value bf16(f32(q) * scale), rows [r0, r0 + rows), into panels like pack_panels.
 void pack_dequant(const Operand& op,
@@ -177,7 +167,7 @@ void pack_dequant(const Operand& op,
             for (size_t p = 0; p < kc; ++p) {
                 const size_t blk = (k0 + p) / kFp8Block;
                 for (size_t i = 0; i < r; ++i) {
-                    d[p * r + i] = round_bf16(table[q[i][p]] * srow[i][blk]);
+                    d[p * r + i] = round_to_bf16_fast(table[q[i][p]] * srow[i][blk]);
                 }
             }
             continue;
@@ -187,7 +177,7 @@ void pack_dequant(const Operand& op,
             const uint8_t* q = src + row * ld + k0;
             const float* srow = op.block_scale + (row / kFp8Block) * kb;  // [kb]
             for (size_t p = 0; p < kc; ++p) {
-                d[p * r + i] = round_bf16(table[q[p]] * srow[(k0 + p) / kFp8Block]);
+                d[p * r + i] = round_to_bf16_fast(table[q[p]] * srow[(k0 + p) / kFp8Block]);
             }
         }
         for (size_t i = h; i < r; ++i) {
@@ -399,7 +389,7 @@ void run(const Problem& pb, void* y, DType y_type, int threads) {
                     uint16_t* out = static_cast<uint16_t*>(y) + m0 * pb.n + jc;
                     for (size_t i = 0; i < m1 - m0; ++i) {
                         for (size_t j = 0; j < jw; ++j) {
-                            out[i * pb.n + j] = to_bf16(canonical(s.c[i * kNc + j]));
+                            out[i * pb.n + j] = bf16_from_f32_fast(canonical(s.c[i * kNc + j]));
                         }
                     }
                 }
@@ -451,7 +441,7 @@ void prepare_decoder(float scale, E4m3Decoder& d) {
         // 2^e0 * (1 + m/8), exact.
         const float mant =
             (1.0f + static_cast<float>(i & 7u) / 8.0f) * ((i & 8u) != 0 ? 2.0f : 1.0f);
-        const auto bits = static_cast<uint16_t>(to_bf16(scale * mant) - (7u << 7));
+        const auto bits = static_cast<uint16_t>(bf16_from_f32_fast(scale * mant) - (7u << 7));
         d.lut_lo[i] = static_cast<uint8_t>(bits & 0xFFu);
         d.lut_hi[i] = static_cast<uint8_t>(bits >> 8);
     }
@@ -753,7 +743,7 @@ void run_small(const SmallProblem& pb, void* y, DType y_type, int threads) {
                 } else {
                     uint16_t* out = static_cast<uint16_t*>(y) + (m0 + i) * pb.n + n0;
                     for (size_t j = 0; j < rows; ++j)
-                        out[j] = to_bf16(canonical(a[j]));
+                        out[j] = bf16_from_f32_fast(canonical(a[j]));
                 }
             }
         }

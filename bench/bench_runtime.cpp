@@ -187,18 +187,26 @@ Rate stream_copy_bandwidth(int threads) {
     return best;
 }
 
-Rate gemm_flops(int threads, size_t m, size_t n, size_t k) {
-    std::vector<uint16_t> x(m * k, 0x3f80), w(n * k, 0x3c00), y(m * n);
+// Best of three calls of `gemm` (2*m*n*k FLOPs each), by wall and by CPU time per thread.
+template <typename Gemm>
+Rate best_gemm_rate(int threads, size_t m, size_t n, size_t k, Gemm gemm) {
     Rate best;
     for (int rep = 0; rep < 3; ++rep) {
         auto t0 = Clock::now();
         const double c0 = cpu_seconds();
-        kernels::gemm_bf16(x.data(), w.data(), y.data(), m, n, k, threads);
+        gemm();
         const double s = seconds_since(t0), c = (cpu_seconds() - c0) / threads;
         best.wall = std::max(best.wall, 2.0 * m * n * k / s);
         best.cpu = std::max(best.cpu, 2.0 * m * n * k / c);
     }
     return best;
+}
+
+Rate gemm_flops(int threads, size_t m, size_t n, size_t k) {
+    std::vector<uint16_t> x(m * k, 0x3f80), w(n * k, 0x3c00), y(m * n);
+    return best_gemm_rate(threads, m, n, k, [&] {
+        kernels::gemm_bf16(x.data(), w.data(), y.data(), m, n, k, threads);
+    });
 }
 
 // gemm_dequant at the same shape: E4M3 weight codes (every finite magnitude, both signs) with
@@ -210,17 +218,10 @@ Rate gemm_dequant_flops(int threads, size_t m, size_t n, size_t k) {
     for (size_t i = 0; i < w.size(); ++i)
         w[i] = static_cast<uint8_t>((i * 37) % 127 | ((i & 1) << 7));
     std::vector<float> scale(kernels::ceil_div(n, 128) * kernels::ceil_div(k, 128), 1.0f / 448);
-    Rate best;
-    for (int rep = 0; rep < 3; ++rep) {
-        auto t0 = Clock::now();
-        const double c0 = cpu_seconds();
+    return best_gemm_rate(threads, m, n, k, [&] {
         kernels::gemm_dequant(x.data(), numerics::DType::BF16, w.data(), scale.data(), y.data(),
                               numerics::DType::BF16, m, n, k, threads);
-        const double s = seconds_since(t0), c = (cpu_seconds() - c0) / threads;
-        best.wall = std::max(best.wall, 2.0 * m * n * k / s);
-        best.cpu = std::max(best.cpu, 2.0 * m * n * k / c);
-    }
-    return best;
+    });
 }
 
 long peak_rss_kib() {

@@ -22,6 +22,7 @@
 
 #include "dssim/base/error.h"
 #include "dssim/base/parallel.h"
+#include "dssim/kernels/naive.h"
 #include "gemm_microkernel.h"
 
 namespace dssim::kernels {
@@ -44,6 +45,8 @@ struct Operand {
     const void* data;
     Src type;
     const float* block_scale = nullptr;  // E4M3Dequant only: [ceil(rows/128), ceil(K/128)]
+    // E4M3 only, optional: the same codes in interleave_e4m3's layout (read by the fused path).
+    const uint8_t* interleaved = nullptr;
 };
 
 const float* e4m3_table() {
@@ -566,10 +569,29 @@ void compute_group_fused(const SmallProblem& pb, size_t n0, SmallScratch& s) {
         const size_t first = j - j % kE4m3FusedRows;
         wr[j] = q + (n0 + (j < rows ? j : std::min(first, rows - 1))) * pb.k;
     }
+    // Interleaved layout: the group's 16-row blocks are consecutive runs of 16 * Kp bytes (rows
+    // past N are zero codes there, so a ragged group only needs whole blocks).
+    const size_t il_stride = kE4m3FusedRows * ceil_div(pb.k, 16) * 16;
+    const uint8_t* il = pb.w.interleaved == nullptr
+                            ? nullptr
+                            : pb.w.interleaved + (n0 / kE4m3FusedRows) * il_stride;
+    const size_t il_rows = ceil_div(rows, kE4m3FusedRows) * kE4m3FusedRows;
     auto call = [&](size_t k0, size_t kc, float* acc) {
         const uint8_t* t = tables + (dequant ? (k0 / kFp8Block) * kE4m3TableBytes : 0);
         for (size_t m0 = 0; m0 < pb.m; m0 += kE4m3FusedMaxMr) {
             const size_t mr = std::min(kE4m3FusedMaxMr, pb.m - m0);
+            if (il != nullptr) {
+                for (size_t r0 = 0; r0 < il_rows;) {
+                    const auto& e = fk.gemv_il[mr - 1].rows <= il_rows - r0
+                                        ? fk.gemv_il[mr - 1]
+                                        : fk.gemv_il_one[mr - 1];
+                    e.fn(il + (r0 / kE4m3FusedRows) * il_stride + 16 * k0, il_stride, kc,
+                         pb.x + m0 * pb.k + k0, pb.k, t, table_step, acc + m0 * kGemvRows + r0,
+                         kGemvRows);
+                    r0 += e.rows;
+                }
+                continue;
+            }
             const auto& e = fk.gemv[mr - 1];
             for (size_t r0 = 0; r0 < rows; r0 += e.rows) {
                 const uint8_t* w[kGemvRows];
@@ -591,9 +613,16 @@ void compute_group_fused(const SmallProblem& pb, size_t n0, SmallScratch& s) {
             const size_t ahead = k0 + 2 * kFusedKc;
             if (ahead < pb.k) {
                 const size_t len = std::min(kFusedKc, pb.k - ahead);
-                for (size_t j = 0; j < rows; ++j)
-                    for (size_t c = 0; c < len; c += 64)
-                        __builtin_prefetch(wr[j] + ahead + c);
+                if (il != nullptr) {
+                    for (size_t r0 = 0; r0 < il_rows; r0 += kE4m3FusedRows)
+                        for (size_t c = 0; c < 16 * len; c += 64)
+                            __builtin_prefetch(il + (r0 / kE4m3FusedRows) * il_stride + 16 * ahead +
+                                               c);
+                } else {
+                    for (size_t j = 0; j < rows; ++j)
+                        for (size_t c = 0; c < len; c += 64)
+                            __builtin_prefetch(wr[j] + ahead + c);
+                }
             }
             call(k0, std::min(kFusedKc, pb.k - k0), s.acc.data());
         }
@@ -925,6 +954,36 @@ void gemm_bf16(
     gemm(x, DType::BF16, w, DType::BF16, y, DType::BF16, m, n, k, threads);
 }
 
+size_t e4m3_interleaved_bytes(size_t n, size_t k) {
+    return ceil_div(n, 16) * 16 * ceil_div(k, 16) * 16;
+}
+
+void interleave_e4m3(const uint8_t* wq, size_t n, size_t k, uint8_t* out, int threads) {
+    const size_t blocks = ceil_div(n, 16), block_bytes = 16 * ceil_div(k, 16) * 16;
+    const size_t whole = n / 16;
+    // The fused kernels' own transposition for whole blocks (the same bytes as the formula,
+    // tested); the formula for a ragged last block.
+    const detail::InterleaveRowsFn fast =
+        cpu_has_avx512() ? detail::e4m3_fused_kernels_avx512().interleave_rows : nullptr;
+    parallel_for(blocks, threads, [&](size_t b0, size_t b1) {
+        for (size_t b = b0; b < b1; ++b) {
+            uint8_t* dst = out + b * block_bytes;
+            if (b < whole && fast != nullptr) {
+                const uint8_t* rows[16];
+                for (size_t j = 0; j < 16; ++j)
+                    rows[j] = wq + (16 * b + j) * k;
+                fast(rows, k, dst);
+            } else {
+                naive::interleave_e4m3(wq + 16 * b * k, std::min<size_t>(16, n - 16 * b), k, dst);
+            }
+        }
+    });
+}
+
+bool e4m3_interleaved_active() {
+    return select_fused() != nullptr;
+}
+
 void gemm_dequant(const void* x,
                   DType x_type,
                   const uint8_t* wq,
@@ -935,8 +994,21 @@ void gemm_dequant(const void* x,
                   size_t n,
                   size_t k,
                   int threads) {
+    gemm_dequant(x, x_type, E4m3Weight{wq, nullptr}, w_scale, y, y_type, m, n, k, threads);
+}
+
+void gemm_dequant(const void* x,
+                  DType x_type,
+                  E4m3Weight wq,
+                  const float* w_scale,
+                  void* y,
+                  DType y_type,
+                  size_t m,
+                  size_t n,
+                  size_t k,
+                  int threads) {
     Problem pb{{x, src_of(x_type, "gemm_dequant.x")},
-               {wq, Src::E4M3Dequant, w_scale},
+               {wq.codes, Src::E4M3Dequant, w_scale, wq.interleaved},
                m,
                n,
                k,
@@ -959,9 +1031,25 @@ void fp8_gemm(const uint8_t* xq,
               size_t k,
               int threads,
               Fp8Promotion promotion) {
+    fp8_gemm(xq, x_scale, E4m3Weight{wq, nullptr}, w_scale, y, y_type, m, n, k, threads, promotion);
+}
+
+void fp8_gemm(const uint8_t* xq,
+              const float* x_scale,
+              E4m3Weight wq,
+              const float* w_scale,
+              void* y,
+              DType y_type,
+              size_t m,
+              size_t n,
+              size_t k,
+              int threads,
+              Fp8Promotion promotion) {
     check_out(y_type, "fp8_gemm.y");
     Fp8Scales scales{x_scale, w_scale, ceil_div(k, kFp8Block), promotion};
-    Problem pb{{xq, Src::E4M3}, {wq, Src::E4M3}, m, n, k, select_kernel(), &scales};
+    Problem pb{
+        {xq, Src::E4M3}, {wq.codes, Src::E4M3, nullptr, wq.interleaved}, m, n, k, select_kernel(),
+        &scales};
     if (small_m_path(m, select_fused() != nullptr))
         return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, &scales);
     run(pb, y, y_type, threads);

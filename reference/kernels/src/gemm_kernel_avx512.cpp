@@ -238,6 +238,112 @@ void gemv_e4m3(const uint8_t* const* w,
     }
 }
 
+// The interleaved layout (gemm.h, E4m3Weight): 16 rows x 16 k of codes are the four vectors q
+// that e4m3_sub builds by transposition, stored in order, so the kernel below loads them directly
+// from one sequential stream per 16-row block.
+template <int MR, bool Tail>
+__attribute__((always_inline)) inline void e4m3_sub_il(const uint8_t* wp,
+                                                       size_t ps,
+                                                       size_t nk,
+                                                       const float* x,
+                                                       size_t ldx,
+                                                       const StepTables& tb,
+                                                       __m512* acc) {
+    const uint8_t* g = wp + 16 * ps;  // the 256 bytes of k = ps .. ps + 15
+    decode_madd<MR, Tail>(_mm512_loadu_si512(g), 0, ps, nk, x, ldx, tb, acc);
+    if (Tail && nk <= 4) return;
+    decode_madd<MR, Tail>(_mm512_loadu_si512(g + 64), 4, ps, nk, x, ldx, tb, acc);
+    if (Tail && nk <= 8) return;
+    decode_madd<MR, Tail>(_mm512_loadu_si512(g + 128), 8, ps, nk, x, ldx, tb, acc);
+    if (Tail && nk <= 12) return;
+    decode_madd<MR, Tail>(_mm512_loadu_si512(g + 192), 12, ps, nk, x, ldx, tb, acc);
+}
+
+// How far ahead in each block's stream the interleaved codes are prefetched (bytes; measured).
+constexpr size_t kIlPrefetchAhead = 4096;
+
+// gemv_e4m3 on the interleaved layout: NB blocks of 16 rows at w + b * block_stride (each
+// pointing at the call's first k), the same sums in the same order. The blocks are interleaved
+// every 16 k so that their accumulator chains overlap.
+template <int MR, int NB>
+void gemv_e4m3_il(const uint8_t* w,
+                  size_t block_stride,
+                  size_t kc,
+                  const float* x,
+                  size_t ldx,
+                  const uint8_t* tables,
+                  size_t table_step,
+                  float* acc,
+                  size_t ldacc) {
+    __m512 a[NB][MR];
+#pragma GCC unroll 16
+    for (int b = 0; b < NB; ++b) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i)
+            a[b][i] = _mm512_loadu_ps(acc + static_cast<size_t>(i) * ldacc + 16 * b);
+    }
+    StepTables tb = step_tables();
+    size_t p = 0;
+    for (; p + 64 <= kc; p += 64) {
+        set_table(tb, tables + (p / kE4m3TableBlock) * table_step);
+        // A prefetch never faults, so running past the end of the block is harmless; the address
+        // is computed on integers because pointer arithmetic out there would be undefined.
+#pragma GCC unroll 4
+        for (int b = 0; b < NB; ++b) {
+            const uintptr_t next =
+                reinterpret_cast<uintptr_t>(w) + b * block_stride + 16 * p + kIlPrefetchAhead;
+#pragma GCC unroll 16
+            for (size_t line = 0; line < 1024; line += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(next + line), _MM_HINT_T0);
+        }
+#pragma GCC unroll 1
+        for (size_t sub = 0; sub < 64; sub += 16) {
+#pragma GCC unroll 4
+            for (int b = 0; b < NB; ++b)
+                e4m3_sub_il<MR, false>(w + b * block_stride, p + sub, 16, x, ldx, tb, a[b]);
+        }
+    }
+    if (p < kc) {
+        set_table(tb, tables + (p / kE4m3TableBlock) * table_step);
+        for (size_t ps = p; ps < kc; ps += 16) {
+#pragma GCC unroll 4
+            for (int b = 0; b < NB; ++b) {
+                if (kc - ps >= 16) {
+                    e4m3_sub_il<MR, false>(w + b * block_stride, ps, 16, x, ldx, tb, a[b]);
+                } else {
+                    e4m3_sub_il<MR, true>(w + b * block_stride, ps, kc - ps, x, ldx, tb, a[b]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int b = 0; b < NB; ++b) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i)
+            _mm512_storeu_ps(acc + static_cast<size_t>(i) * ldacc + 16 * b, a[b][i]);
+    }
+}
+
+// The interleaved layout of 16 whole rows (w[j] = row j's first code; k columns, padded with
+// zero codes to a multiple of 16): the transposition of e4m3_sub, stored.
+void interleave_rows(const uint8_t* const* w, size_t k, uint8_t* out) {
+    for (size_t ps = 0; ps < k; ps += 16) {
+        const size_t nk = k - ps < 16 ? k - ps : 16;
+        __m512i a[4];
+        for (int c = 0; c < 4; ++c)
+            a[c] = nk == 16 ? load_lanes<false>(w, c, ps, 16) : load_lanes<true>(w, c, ps, nk);
+        const __m512i u01lo = _mm512_unpacklo_epi16(a[0], a[1]);
+        const __m512i u01hi = _mm512_unpackhi_epi16(a[0], a[1]);
+        const __m512i u23lo = _mm512_unpacklo_epi16(a[2], a[3]);
+        const __m512i u23hi = _mm512_unpackhi_epi16(a[2], a[3]);
+        uint8_t* g = out + 16 * ps;
+        _mm512_storeu_si512(g, _mm512_unpacklo_epi32(u01lo, u23lo));
+        _mm512_storeu_si512(g + 64, _mm512_unpackhi_epi32(u01lo, u23lo));
+        _mm512_storeu_si512(g + 128, _mm512_unpacklo_epi32(u01hi, u23hi));
+        _mm512_storeu_si512(g + 192, _mm512_unpackhi_epi32(u01hi, u23hi));
+    }
+}
+
 // Tables of bf16(f32(q) * s) for q = 0..127, one per scale: low bytes then high bytes. NaN
 // results become 0x7FC0; the rest is the RNE of gemm.cpp's to_bf16 (the same as
 // numerics::bf16_from_f32), lane by lane.
@@ -272,8 +378,6 @@ MicroKernel microkernel_avx512() {
 }
 
 E4m3FusedKernels e4m3_fused_kernels_avx512() {
-    // Two 16-row blocks per call while the x rows alone give too few independent accumulator
-    // chains (measured), one block from there on (register pressure).
     return {{{&gemv_e4m3<1, 1>, 16},
              {&gemv_e4m3<2, 1>, 16},
              {&gemv_e4m3<3, 1>, 16},
@@ -290,7 +394,40 @@ E4m3FusedKernels e4m3_fused_kernels_avx512() {
              {&gemv_e4m3<14, 1>, 16},
              {&gemv_e4m3<15, 1>, 16},
              {&gemv_e4m3<16, 1>, 16}},
+            {{&gemv_e4m3_il<1, 2>, 32},
+             {&gemv_e4m3_il<2, 2>, 32},
+             {&gemv_e4m3_il<3, 2>, 32},
+             {&gemv_e4m3_il<4, 2>, 32},
+             {&gemv_e4m3_il<5, 1>, 16},
+             {&gemv_e4m3_il<6, 1>, 16},
+             {&gemv_e4m3_il<7, 1>, 16},
+             {&gemv_e4m3_il<8, 1>, 16},
+             {&gemv_e4m3_il<9, 1>, 16},
+             {&gemv_e4m3_il<10, 1>, 16},
+             {&gemv_e4m3_il<11, 1>, 16},
+             {&gemv_e4m3_il<12, 1>, 16},
+             {&gemv_e4m3_il<13, 1>, 16},
+             {&gemv_e4m3_il<14, 1>, 16},
+             {&gemv_e4m3_il<15, 1>, 16},
+             {&gemv_e4m3_il<16, 1>, 16}},
+            {{&gemv_e4m3_il<1, 1>, 16},
+             {&gemv_e4m3_il<2, 1>, 16},
+             {&gemv_e4m3_il<3, 1>, 16},
+             {&gemv_e4m3_il<4, 1>, 16},
+             {&gemv_e4m3_il<5, 1>, 16},
+             {&gemv_e4m3_il<6, 1>, 16},
+             {&gemv_e4m3_il<7, 1>, 16},
+             {&gemv_e4m3_il<8, 1>, 16},
+             {&gemv_e4m3_il<9, 1>, 16},
+             {&gemv_e4m3_il<10, 1>, 16},
+             {&gemv_e4m3_il<11, 1>, 16},
+             {&gemv_e4m3_il<12, 1>, 16},
+             {&gemv_e4m3_il<13, 1>, 16},
+             {&gemv_e4m3_il<14, 1>, 16},
+             {&gemv_e4m3_il<15, 1>, 16},
+             {&gemv_e4m3_il<16, 1>, 16}},
             &build_e4m3_tables,
+            &interleave_rows,
             "avx512"};
 }
 

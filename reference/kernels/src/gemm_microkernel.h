@@ -110,13 +110,35 @@ using BuildE4m3TablesFn = void (*)(const float* scales,
                                    const float* e4m3_f32,
                                    uint8_t* out);
 
+// The same sums on the interleaved layout (gemm.h, E4m3Weight): rows / 16 blocks of 16 rows, block
+// b's codes of the call's first k at w + b * block_stride.
+using GemvE4m3IlFn = void (*)(const uint8_t* w,
+                              size_t block_stride,
+                              size_t kc,
+                              const float* x,
+                              size_t ldx,
+                              const uint8_t* tables,
+                              size_t table_step,
+                              float* acc,
+                              size_t ldacc);
+// Writes the interleaved block of the 16 rows w[0..15] (k codes each; zero codes pad k to a
+// multiple of 16) to out (16 * round_up(k, 16) bytes).
+using InterleaveRowsFn = void (*)(const uint8_t* const* w, size_t k, uint8_t* out);
+
 struct E4m3FusedKernels {
     struct Entry {
         GemvE4m3Fn fn;
         size_t rows;  // rows of W per call (16 or 32): w[0 .. rows-1], acc lanes [0, rows)
     };
-    Entry gemv[kE4m3FusedMaxMr];  // index mr - 1
+    struct IlEntry {
+        GemvE4m3IlFn fn;
+        size_t rows;  // rows of W per call (16 or 32): acc lanes [0, rows)
+    };
+    Entry gemv[kE4m3FusedMaxMr];           // index mr - 1
+    IlEntry gemv_il[kE4m3FusedMaxMr];      // index mr - 1
+    IlEntry gemv_il_one[kE4m3FusedMaxMr];  // one 16-row block per call (ragged ends)
     BuildE4m3TablesFn build_tables;
+    InterleaveRowsFn interleave_rows;
     const char* name;
 };
 

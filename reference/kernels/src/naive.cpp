@@ -132,6 +132,21 @@ void weight_dequant(const uint8_t* wq, const float* scale, uint16_t* out, size_t
     }
 }
 
+void interleave_e4m3(const uint8_t* wq, size_t n, size_t k, uint8_t* out) {
+    const size_t kp = ceil_div(k, 16) * 16;
+    const size_t blocks = ceil_div(n, 16);
+    for (size_t i = 0; i < blocks * 16 * kp; ++i)
+        out[i] = 0;
+    for (size_t row = 0; row < n; ++row) {
+        const size_t b = row / 16, r = row % 16;
+        for (size_t c = 0; c < k; ++c) {
+            const size_t at = 16 * kp * b + 16 * (c - c % 4) + 16 * (r / 4) + 8 * ((c % 4) / 2) +
+                              2 * (r % 4) + c % 2;
+            out[at] = wq[row * k + c];
+        }
+    }
+}
+
 void rms_norm(const float* x,
               const uint16_t* weight,
               uint16_t* y,

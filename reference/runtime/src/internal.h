@@ -15,6 +15,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "dssim/kernels/quant.h"
@@ -25,6 +26,30 @@
 namespace dssim::reference::detail {
 
 using numerics::DType;
+
+// Anonymous memory on 2 MiB boundaries with transparent huge pages requested (madvise
+// MADV_HUGEPAGE), for weight copies the runtime keeps: decode streams gigabytes of weights per
+// step, and with 4 KiB pages every 4 KiB costs a TLB miss (a two-level walk under virtualisation).
+class HugePageBuffer {
+  public:
+    HugePageBuffer() = default;
+    explicit HugePageBuffer(size_t bytes);
+    ~HugePageBuffer();
+    HugePageBuffer(const HugePageBuffer&) = delete;
+    HugePageBuffer& operator=(const HugePageBuffer&) = delete;
+    HugePageBuffer(HugePageBuffer&& o) noexcept
+        : data_(std::exchange(o.data_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+    HugePageBuffer& operator=(HugePageBuffer&& o) noexcept {
+        std::swap(data_, o.data_);
+        std::swap(bytes_, o.bytes_);
+        return *this;
+    }
+    [[nodiscard]] uint8_t* data() const { return data_; }
+
+  private:
+    uint8_t* data_ = nullptr;
+    size_t bytes_ = 0;
+};
 
 // One checkpoint tensor as the runtime reads it. `data` points into the mapping (or into
 // `owned` if the mapping was not aligned for the element type).
@@ -46,6 +71,11 @@ struct Weight {
     mutable std::vector<float> derived_scale;
     // Resident mode: read ahead (and mapped) once; later requests are no-ops.
     mutable std::atomic<bool> prefetched{false};
+    // Resident FP8 weights: the codes in kernels::interleave_e4m3's layout, made by linear() on
+    // first use when the kernels read that layout (kernels::e4m3_interleaved_active()).
+    bool interleave = false;
+    mutable std::once_flag interleaved_once;
+    mutable HugePageBuffer interleaved;
 
     [[nodiscard]] const uint16_t* bf16() const { return static_cast<const uint16_t*>(data); }
     [[nodiscard]] const uint8_t* fp8() const { return static_cast<const uint8_t*>(data); }
@@ -77,11 +107,16 @@ class WeightStore {
     // (MADV_POPULATE_READ), which replaces the compute threads' first-touch page faults.
     // DSSIM_PREFETCH=off disables it, =willneed skips the mapping (for measurements).
     void prefetch(const Weight& w);
+    // The interleaved copy of a resident FP8 weight (kernels::interleave_e4m3), made on the first
+    // call; nullptr when the weight is not FP8, the weights stream, or the kernels on this thread
+    // read the plain layout.
+    const uint8_t* interleaved(const Weight& w, int threads);
     void set_streaming(bool on) { streaming_ = on; }
     [[nodiscard]] bool streaming() const { return streaming_; }
 
   private:
     void prefetch_loop();
+    static void drop_mapped_pages(const Weight& w);
 
     const models::ModelConfig& config_;
     const models::Checkpoint& ckpt_;
@@ -114,7 +149,13 @@ struct LinearInput {
 // Triton promotion order. One kernel call over all N columns, which the kernels split over
 // `threads` (small-M rows take their decode path); every element is one sequential FP32
 // reduction, so the result does not depend on the thread count or on how rows are grouped.
-void linear(const LinearInput& x, size_t m, const Weight& w, uint16_t* y, int threads);
+// `interleaved`: WeightStore::interleaved(w) (or nullptr), read instead of the plain codes.
+void linear(const LinearInput& x,
+            size_t m,
+            const Weight& w,
+            const uint8_t* interleaved,
+            uint16_t* y,
+            int threads);
 
 // Rows [row0, row0 + count) of a weight as BF16 [count, cols]: a pointer into the mapping for
 // BF16 weights; FP8 weights are dequantised into `buf` (weight_dequant of the 128-row blocks

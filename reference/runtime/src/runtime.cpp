@@ -449,7 +449,7 @@ class StepExecutor {
         }
         const size_t m = x->rows();
         Tensor& y = output(op, 0, DType::BF16, {static_cast<int64_t>(m), w.rows});
-        detail::linear(in, m, w, y.as<uint16_t>(), threads_);
+        detail::linear(in, m, w, rt_.weights->interleaved(w, threads_), y.as<uint16_t>(), threads_);
         rt_.weights->release_pages(w);
         if (op.kind == OpKind::Head && !mtp_op(op)) {
             main_logits.resize(y.elements());
@@ -628,7 +628,7 @@ class StepExecutor {
                    k = static_cast<size_t>(c_.num_experts_per_tok);
         std::vector<uint16_t> logits(t * ne);
         detail::linear(LinearInput{ActFormat::Bf16, x.as<uint16_t>(), nullptr, nullptr}, t, w,
-                       logits.data(), threads_);
+                       rt_.weights->interleaved(w, threads_), logits.data(), threads_);
         Tensor& wts =
             output(op, 0, DType::BF16, {static_cast<int64_t>(t), static_cast<int64_t>(k)});
         Tensor& idx = output(op, 1, DType::I32, {static_cast<int64_t>(t), static_cast<int64_t>(k)});
@@ -710,7 +710,7 @@ class StepExecutor {
                 in.bf16 = reinterpret_cast<const uint16_t*>(xg.data());
             }
             yg.resize(m * n);
-            detail::linear(in, m, w, yg.data(), threads_);
+            detail::linear(in, m, w, rt_.weights->interleaved(w, threads_), yg.data(), threads_);
             rt_.weights->release_pages(w);
             for (size_t i = 0; i < m; ++i) {
                 std::memcpy(y.as<uint16_t>() + ps[i] * n, yg.data() + i * n, n * sizeof(uint16_t));

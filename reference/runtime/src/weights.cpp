@@ -67,6 +67,27 @@ std::pair<uintptr_t, uintptr_t> inner_pages(const std::byte* p, size_t size) {
 
 }  // namespace
 
+HugePageBuffer::HugePageBuffer(size_t bytes) {
+    constexpr size_t kHuge = size_t{2} << 20;
+    const size_t size = (bytes + kHuge - 1) / kHuge * kHuge;
+    // Over-allocate by one huge page and trim, so that the buffer starts on a 2 MiB boundary.
+    void* p =
+        ::mmap(nullptr, size + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    const auto raw = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t start = (raw + kHuge - 1) / kHuge * kHuge;
+    if (start > raw) ::munmap(p, start - raw);
+    if (raw + kHuge > start) ::munmap(reinterpret_cast<void*>(start + size), raw + kHuge - start);
+    data_ = reinterpret_cast<uint8_t*>(start);
+    bytes_ = size;
+    // Advice only: without transparent huge pages the buffer is ordinary memory.
+    ::madvise(data_, bytes_, MADV_HUGEPAGE);
+}
+
+HugePageBuffer::~HugePageBuffer() {
+    if (data_ != nullptr) ::munmap(data_, bytes_);
+}
+
 WeightStore::WeightStore(const models::ModelConfig& config, const models::Checkpoint& checkpoint)
     : config_(config), ckpt_(checkpoint) {
     const char* env = std::getenv("DSSIM_PREFETCH");
@@ -169,6 +190,7 @@ const Weight& WeightStore::get(const std::string& param,
         }
         w->scale = w->owned_scale.data();
         w->scale_cols = sshape[1];
+        w->interleave = !streaming_;
     }
     const Weight& ref = *w;
     cache_.emplace(param, std::move(w));
@@ -185,7 +207,32 @@ void WeightStore::release_pages(const Weight& w) const {
     }
 }
 
-void linear(const LinearInput& x, size_t m, const Weight& w, uint16_t* y, int threads) {
+void WeightStore::drop_mapped_pages(const Weight& w) {
+    if (w.mapped.empty() || !w.owned.empty()) return;
+    const auto [begin, end] = inner_pages(w.mapped.data(), w.mapped.size());
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+const uint8_t* WeightStore::interleaved(const Weight& w, int threads) {
+    if (!w.interleave || !kernels::e4m3_interleaved_active()) return nullptr;
+    std::call_once(w.interleaved_once, [&] {
+        const auto n = static_cast<size_t>(w.rows), k = static_cast<size_t>(w.cols);
+        HugePageBuffer buf(kernels::e4m3_interleaved_bytes(n, k));
+        kernels::interleave_e4m3(w.fp8(), n, k, buf.data(), threads);
+        w.interleaved = std::move(buf);
+        // The kernels now read the copy: the plain codes' pages leave this process (the page
+        // cache keeps them; another path that reads them faults them back in).
+        drop_mapped_pages(w);
+    });
+    return w.interleaved.data();
+}
+
+void linear(const LinearInput& x,
+            size_t m,
+            const Weight& w,
+            const uint8_t* interleaved,
+            uint16_t* y,
+            int threads) {
     const auto n = static_cast<size_t>(w.rows), k = static_cast<size_t>(w.cols);
     if (m == 0) return;
     // One kernel call over all of N: the kernels split the output columns over the threads
@@ -195,11 +242,11 @@ void linear(const LinearInput& x, size_t m, const Weight& w, uint16_t* y, int th
         if (w.dtype != DType::F8E4M3) {
             throw std::logic_error("linear: FP8 activations with a non-FP8 weight");
         }
-        kernels::fp8_gemm(x.fp8, x.scale, w.fp8(), w.scale, y, DType::BF16, m, n, k, threads,
-                          kernels::Fp8Promotion::TritonSequential);
+        kernels::fp8_gemm(x.fp8, x.scale, kernels::E4m3Weight{w.fp8(), interleaved}, w.scale, y,
+                          DType::BF16, m, n, k, threads, kernels::Fp8Promotion::TritonSequential);
     } else if (w.dtype == DType::F8E4M3) {
-        kernels::gemm_dequant(x.bf16, DType::BF16, w.fp8(), w.scale, y, DType::BF16, m, n, k,
-                              threads);
+        kernels::gemm_dequant(x.bf16, DType::BF16, kernels::E4m3Weight{w.fp8(), interleaved},
+                              w.scale, y, DType::BF16, m, n, k, threads);
     } else {
         kernels::gemm(x.bf16, DType::BF16, w.bf16(), DType::BF16, y, DType::BF16, m, n, k, threads);
     }

@@ -4,9 +4,11 @@
 // 17 and a few up to 50 (several 16-row blocks of x), K and N ragged around the kernel's
 // 16/64-column steps, the 128 scale block and the 16-row blocks, and 1, 2, 3 and 8 threads. On a
 // CPU without AVX-512 the Avx512 setting falls back to AVX2 (said so by a MESSAGE), and the other
-// paths are still checked.
+// paths are still checked. Each weight is also given with its interleaved copy (E4m3Weight), which
+// the AVX-512 path reads instead of the plain codes.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -112,6 +114,16 @@ std::vector<uint16_t> adversarial_x(size_t count, uint64_t seed) {
     return x;
 }
 
+// interleave_e4m3's copy of wq [n, k], checked against the formula (the naive twin).
+std::vector<uint8_t> interleaved(const std::vector<uint8_t>& wq, size_t n, size_t k) {
+    std::vector<uint8_t> expect(e4m3_interleaved_bytes(n, k), 0xAB);
+    naive::interleave_e4m3(wq.data(), n, k, expect.data());
+    std::vector<uint8_t> got(expect.size(), 0xCD);
+    interleave_e4m3(wq.data(), n, k, got.data(), 2);
+    REQUIRE(got == expect);
+    return got;
+}
+
 void check_dequant_all_paths(const Shape& s,
                              const std::vector<uint16_t>& x,
                              const std::vector<uint8_t>& wq,
@@ -124,6 +136,7 @@ void check_dequant_all_paths(const Shape& s,
                 s.k);
     naive::gemm(x.data(), DType::BF16, w.data(), DType::BF16, expect16.data(), DType::BF16, s.m,
                 s.n, s.k);
+    const auto il = interleaved(wq, s.n, s.k);
     for (SimdPath path : kAllPaths) {
         PathGuard guard(path);
         for (int threads : kThreadCounts) {
@@ -137,6 +150,11 @@ void check_dequant_all_paths(const Shape& s,
             gemm_dequant(x.data(), DType::BF16, wq.data(), ws.data(), got16.data(), DType::BF16,
                          s.m, s.n, s.k, threads);
             CHECK(same_bytes(got16, expect16));
+            // The same weight with its interleaved copy (read on the AVX-512 path only).
+            std::vector<float> got_il(s.m * s.n, 1.0f);
+            gemm_dequant(x.data(), DType::BF16, E4m3Weight{wq.data(), il.data()}, ws.data(),
+                         got_il.data(), DType::F32, s.m, s.n, s.k, threads);
+            CHECK(same_bytes(got_il, expect));
         }
     }
 }
@@ -181,6 +199,7 @@ TEST_CASE("AVX-512 fp8_gemm equals the naive twin and the AVX2/SSE2 paths for ev
         const auto wq = all_codes(s.n, s.k, seed++);
         const auto xs = adversarial_scales(s.m, kb, seed++);
         const auto ws = adversarial_scales(ceil_div(s.n, kFp8Block), kb, seed++);
+        const auto il = interleaved(wq, s.n, s.k);
         for (Fp8Promotion promo :
              {Fp8Promotion::ScaleProductFirst, Fp8Promotion::ScaleProductFirstFma,
               Fp8Promotion::TritonSequential}) {
@@ -197,8 +216,44 @@ TEST_CASE("AVX-512 fp8_gemm equals the naive twin and the AVX2/SSE2 paths for ev
                     fp8_gemm(xq.data(), xs.data(), wq.data(), ws.data(), got.data(), DType::F32,
                              s.m, s.n, s.k, threads, promo);
                     CHECK(same_bytes(got, expect));
+                    std::vector<float> got_il(s.m * s.n, 1.0f);
+                    fp8_gemm(xq.data(), xs.data(), E4m3Weight{wq.data(), il.data()}, ws.data(),
+                             got_il.data(), DType::F32, s.m, s.n, s.k, threads, promo);
+                    CHECK(same_bytes(got_il, expect));
                 }
             }
+        }
+    }
+}
+
+TEST_CASE("interleave_e4m3 places every code where the layout formula says, for any thread count") {
+    // Hand-checked positions: row 5, column 6 of a 20 x 21 weight (Kp = 32, block 0):
+    // 16 * 4 + 16 * 1 + 8 * 1 + 2 * 1 + 0 = 90; row 17, column 3 (block 1): 512 + 0 + 0 + 8 + 2
+    // + 1.
+    std::vector<uint8_t> w(20 * 21, 0);
+    w[5 * 21 + 6] = 0x11;
+    w[17 * 21 + 3] = 0x22;
+    std::vector<uint8_t> out(e4m3_interleaved_bytes(20, 21), 0xFF);
+    REQUIRE(out.size() == 2 * 16 * 32);
+    interleave_e4m3(w.data(), 20, 21, out.data(), 1);
+    CHECK(out[90] == 0x11);
+    CHECK(out[512 + 11] == 0x22);
+    CHECK(std::count(out.begin(), out.end(), 0) == static_cast<long>(out.size()) - 2);
+    // Whole and ragged blocks against the naive formula, 1..8 threads.
+    for (const auto& [n, k] : {std::pair<size_t, size_t>{1, 1},
+                               {16, 16},
+                               {47, 300},
+                               {64, 129},
+                               {130, 449},
+                               {33, 2048}}) {
+        const auto wq = all_codes(n, k, n * 1000 + k);
+        std::vector<uint8_t> expect(e4m3_interleaved_bytes(n, k));
+        naive::interleave_e4m3(wq.data(), n, k, expect.data());
+        for (int threads : kThreadCounts) {
+            INFO(n, "x", k, " threads ", threads);
+            std::vector<uint8_t> got(expect.size(), 0xEE);
+            interleave_e4m3(wq.data(), n, k, got.data(), threads);
+            CHECK(got == expect);
         }
     }
 }

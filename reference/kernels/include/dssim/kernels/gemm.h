@@ -95,6 +95,51 @@ void fp8_gemm(const uint8_t* xq,
               int threads,
               Fp8Promotion promotion = Fp8Promotion::ScaleProductFirst);
 
+// ---- Interleaved E4M3 weights ----
+// The fused AVX-512 kernels read 16 rows of a weight at a time. From the plain layout those are 16
+// row streams that they transpose in registers; the interleaved layout stores the codes in the
+// transposed order, so the kernels read one sequential stream per 16 rows and skip the
+// transposition (bench/README.md, "Interleaved E4M3 weights"). Results are bit-identical to the
+// plain layout. For a weight [N, K] with Kp = K rounded up to a multiple of 16, 16-row block b
+// (rows 16b .. 16b + 15) occupies bytes [16 Kp b, 16 Kp (b + 1)), and the code of row 16b + r,
+// column k lies at offset
+//   16 (k - k % 4) + 16 (r / 4) + 8 ((k % 4) / 2) + 2 (r % 4) + k % 2
+// within it; rows past N and columns past K hold zero codes (never used).
+size_t e4m3_interleaved_bytes(size_t n, size_t k);
+// Writes the interleaved layout of wq [N, K] to out (e4m3_interleaved_bytes(n, k) bytes).
+void interleave_e4m3(const uint8_t* wq, size_t n, size_t k, uint8_t* out, int threads);
+// Whether gemm_dequant and fp8_gemm read an E4m3Weight's interleaved copy on this thread (the
+// AVX-512 path is active); other paths read its plain codes.
+bool e4m3_interleaved_active();
+
+// An E4M3 weight [N, K]: the plain codes (always required) and optionally the same codes
+// interleaved (interleave_e4m3), which the AVX-512 path reads instead.
+struct E4m3Weight {
+    const uint8_t* codes = nullptr;
+    const uint8_t* interleaved = nullptr;
+};
+void gemm_dequant(const void* x,  // [M, K]
+                  DType x_type,
+                  E4m3Weight wq,
+                  const float* w_scale,
+                  void* y,  // [M, N]
+                  DType y_type,
+                  size_t m,
+                  size_t n,
+                  size_t k,
+                  int threads);
+void fp8_gemm(const uint8_t* xq,
+              const float* x_scale,
+              E4m3Weight wq,
+              const float* w_scale,
+              void* y,
+              DType y_type,
+              size_t m,
+              size_t n,
+              size_t k,
+              int threads,
+              Fp8Promotion promotion = Fp8Promotion::ScaleProductFirst);
+
 // gemm, gemm_dequant and fp8_gemm with M <= kGemmSmallMMax (decode) take an unpacked path that
 // streams each weight row once; larger M uses the cache-blocked path. The exception is an E4M3
 // weight (gemm_dequant, fp8_gemm) on the AVX-512 path: its fused kernels decode the codes in

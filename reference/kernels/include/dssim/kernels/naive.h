@@ -39,6 +39,9 @@ void act_quant(
     const float* x, uint8_t* q, float* scales, size_t rows, size_t cols, ScaleFormat format);
 void weight_dequant(const uint8_t* wq, const float* scale, uint16_t* out, size_t n, size_t k);
 
+// interleave_e4m3 (gemm.h) by its formula, one code at a time.
+void interleave_e4m3(const uint8_t* wq, size_t n, size_t k, uint8_t* out);
+
 void rms_norm(const float* x,
               const uint16_t* weight,
               uint16_t* y,

@@ -69,6 +69,7 @@ struct Weight {
     mutable std::once_flag derived_once;
     mutable std::vector<uint8_t> derived;
     mutable std::vector<float> derived_scale;
+    mutable HugePageBuffer derived_interleaved;  // `derived` interleaved, when the kernels read it
     // Resident mode: read ahead (and mapped) once; later requests are no-ops.
     mutable std::atomic<bool> prefetched{false};
     // Resident FP8 weights: the codes in kernels::interleave_e4m3's layout, made by linear() on

@@ -501,13 +501,24 @@ class StepExecutor {
                 std::call_once(w.derived_once, [&] {
                     w.derived.resize(nh * head_q);
                     w.derived_scale.resize(nh * head_s);
+                    // With the kernels' interleaved layout too (r and dn are multiples of 16
+                    // here, so each head's copy is head_q bytes).
+                    const bool il = kernels::e4m3_interleaved_active() && r % 16 == 0;
+                    if (il) w.derived_interleaved = detail::HugePageBuffer(nh * head_q);
                     parallel_for(nh, threads_, [&](size_t h0, size_t h1) {
-                        for (size_t h = h0; h < h1; ++h)
+                        for (size_t h = h0; h < h1; ++h) {
                             transpose(h, w.derived.data() + h * head_q,
                                       w.derived_scale.data() + h * head_s);
+                            if (il) {
+                                kernels::interleave_e4m3(w.derived.data() + h * head_q, r, dn,
+                                                         w.derived_interleaved.data() + h * head_q,
+                                                         1);
+                            }
+                        }
                     });
                 });
             }
+            const uint8_t* il = keep ? w.derived_interleaved.data() : nullptr;
             parallel_for(nh, threads_, [&](size_t h0, size_t h1) {
                 std::vector<uint8_t> qt(keep ? 0 : head_q);
                 std::vector<float> st(keep ? 0 : head_s);
@@ -521,8 +532,10 @@ class StepExecutor {
                                     qv.as<uint16_t>() + i * nh * (dn + dr) + h * (dn + dr),
                                     dn * sizeof(uint16_t));
                     }
-                    kernels::gemm_dequant(q.data(), DType::BF16, wq, ws, out.data(), DType::BF16, t,
-                                          r, dn, 1);
+                    kernels::gemm_dequant(
+                        q.data(), DType::BF16,
+                        kernels::E4m3Weight{wq, il != nullptr ? il + h * head_q : nullptr}, ws,
+                        out.data(), DType::BF16, t, r, dn, 1);
                     for (size_t i = 0; i < t; ++i) {
                         std::memcpy(y.as<uint16_t>() + (i * nh + h) * r, out.data() + i * r,
                                     r * sizeof(uint16_t));
@@ -570,6 +583,11 @@ class StepExecutor {
         Tensor& y =
             output(op, 0, DType::BF16, {static_cast<int64_t>(t), static_cast<int64_t>(nh * dv)});
         const auto b = kernels::kFp8Block;
+        // W_UV[h] starts on a 16-row block of wkv_b's interleaved copy (row0 % 16 == 0).
+        const uint8_t* il = w.dtype == DType::F8E4M3 && (dn + dv) % 16 == 0 && dn % 16 == 0
+                                ? rt_.weights->interleaved(w, threads_)
+                                : nullptr;
+        const size_t il_block = kernels::e4m3_interleaved_bytes(16, r);
         parallel_for(nh, threads_, [&](size_t h0, size_t h1) {
             std::vector<uint16_t> buf, x(t * r), out(t * dv);
             for (size_t h = h0; h < h1; ++h) {
@@ -580,7 +598,9 @@ class StepExecutor {
                 }
                 if (w.dtype == DType::F8E4M3 && row0 % b == 0) {
                     // Dequantised while packing (gemm_dequant == weight_dequant + gemm).
-                    kernels::gemm_dequant(x.data(), DType::BF16, w.fp8() + row0 * r,
+                    const kernels::E4m3Weight uv{
+                        w.fp8() + row0 * r, il != nullptr ? il + row0 / 16 * il_block : nullptr};
+                    kernels::gemm_dequant(x.data(), DType::BF16, uv,
                                           w.scale + row0 / b * static_cast<size_t>(w.scale_cols),
                                           out.data(), DType::BF16, t, dv, r, 1);
                 } else {

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "dssim/base/error.h"
+#include "dssim/kernels/gemm.h"
 #include "dssim/numerics/formats.h"
 #include "dssim/reference.h"
 #include "fixtures.h"
@@ -287,6 +288,43 @@ TEST_CASE("tensor sink receives the graph's tensor names per step, only when wan
     test::RecordingSink only("/head");
     (void)run(dir, ro, go, kPrompts, &only);
     CHECK(only.tensors.size() == 2);
+}
+
+TEST_CASE("resident FP8 weights read through interleaved copies give the streamed run's bits") {
+    // Resident weights go to the kernels with their interleaved copies (AVX-512 path), including
+    // the absorbed MLA's per-head W_UK^T and W_UV (FP8 there needs 128-wide heads, hence the
+    // second checkpoint); streamed weights are read in the plain layout.
+    if (!kernels::e4m3_interleaved_active()) {
+        MESSAGE("this CPU lacks AVX-512: the interleaved copies are not exercised here");
+    }
+    models::ModelConfig wide = models::resolve_model_config("deepseek-tiny");
+    wide.qk_nope_head_dim = 128;
+    wide.v_head_dim = 128;
+    wide.kv_lora_rank = 192;
+    const auto wide_dir = std::filesystem::path(DSSIM_BINARY_DIR) / "test_tmp" / "reference" /
+                          "deepseek-tiny-wide-heads-seed3";
+    if (!std::filesystem::exists(wide_dir / "model.safetensors.index.json")) {
+        models::SynthOptions o;
+        o.seed = 3;
+        models::synth_checkpoint(wide, wide_dir, o);
+    }
+    for (const auto& dir : {checkpoint_dir("deepseek-tiny", 1), wide_dir}) {
+        for (NumericsMode mode : {NumericsMode::Demo, NumericsMode::Fp8}) {
+            CAPTURE(dir.string());
+            CAPTURE(static_cast<int>(mode));
+            GenerateOptions go;
+            go.max_new_tokens = 3;
+            RuntimeOptions ro;
+            ro.mode = mode;
+            ro.threads = 2;
+            ro.stream_weights = true;
+            const GenerateResult streamed = run(dir, ro, go);
+            ro.stream_weights = false;
+            const GenerateResult resident = run(dir, ro, go);
+            CHECK(resident.logits_sha256 == streamed.logits_sha256);
+            CHECK(resident.generated == streamed.generated);
+        }
+    }
 }
 
 TEST_CASE("bad input is an InputError") {

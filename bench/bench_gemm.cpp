@@ -264,6 +264,24 @@ void decode_section(int threads, int reps) {
                              {}});
                 bytes.push_back(nk);
             }
+            // The AVX-512 E4M3 kernel on the interleaved copy the runtime keeps of resident
+            // weights (the same sums; one stream per 16 rows instead of 16).
+            const size_t il_bytes = dssim::kernels::e4m3_interleaved_bytes(n, k);
+            std::vector<uint8_t> il(slices * il_bytes);
+            for (size_t sl = 0; sl < slices; ++sl)
+                dssim::kernels::interleave_e4m3(w.e4m3.data() + sl * n * k, n, k,
+                                                il.data() + sl * il_bytes, threads);
+            c.push_back({"dssim gemm_dequant e4m3, avx512 il",
+                         [&] {
+                             const size_t sl = counter++ % slices;
+                             dssim::kernels::gemm_dequant(
+                                 xb.data(), DType::BF16,
+                                 dssim::kernels::E4m3Weight{w.e4m3.data() + sl * n * k,
+                                                            il.data() + sl * il_bytes},
+                                 ws.data(), yb.data(), DType::BF16, m, n, k, threads);
+                         },
+                         {}});
+            bytes.push_back(nk);
             run_interleaved(c, reps);
             // Wall-clock GB/s, best and median, and "CPU" GB/s: bytes over the median call's
             // process CPU time divided by the thread count, i.e. the rate while running. On a

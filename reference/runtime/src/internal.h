@@ -27,9 +27,10 @@ namespace dssim::reference::detail {
 
 using numerics::DType;
 
-// Anonymous memory on 2 MiB boundaries with transparent huge pages requested (madvise
-// MADV_HUGEPAGE), for weight copies the runtime keeps: decode streams gigabytes of weights per
-// step, and with 4 KiB pages every 4 KiB costs a TLB miss (a two-level walk under virtualisation).
+// Anonymous memory; from 2 MiB up on a 2 MiB boundary with transparent huge pages requested
+// (madvise MADV_HUGEPAGE), for weight copies the runtime keeps: decode streams gigabytes of weights
+// per step, and with 4 KiB pages every 4 KiB costs a TLB miss (a two-level walk under
+// virtualisation).
 class HugePageBuffer {
   public:
     HugePageBuffer() = default;

@@ -69,17 +69,24 @@ std::pair<uintptr_t, uintptr_t> inner_pages(const std::byte* p, size_t size) {
 
 HugePageBuffer::HugePageBuffer(size_t bytes) {
     constexpr size_t kHuge = size_t{2} << 20;
-    const size_t size = (bytes + kHuge - 1) / kHuge * kHuge;
-    // Over-allocate by one huge page and trim, so that the buffer starts on a 2 MiB boundary.
+    static const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    bytes_ = (std::max<size_t>(bytes, 1) + page - 1) / page * page;
+    // Below one huge page there is nothing to gain, and a huge page would hold mostly nothing.
+    const size_t slack = bytes_ >= kHuge ? kHuge : 0;
     void* p =
-        ::mmap(nullptr, size + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ::mmap(nullptr, bytes_ + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     const auto raw = reinterpret_cast<uintptr_t>(p);
+    if (slack == 0) {
+        data_ = static_cast<uint8_t*>(p);
+        return;
+    }
+    // Over-allocated by one huge page: trim so that the buffer starts on a 2 MiB boundary. Its
+    // last partial 2 MiB (if any) stays in ordinary pages.
     const uintptr_t start = (raw + kHuge - 1) / kHuge * kHuge;
     if (start > raw) ::munmap(p, start - raw);
-    if (raw + kHuge > start) ::munmap(reinterpret_cast<void*>(start + size), raw + kHuge - start);
+    if (raw + slack > start) ::munmap(reinterpret_cast<void*>(start + bytes_), raw + slack - start);
     data_ = reinterpret_cast<uint8_t*>(start);
-    bytes_ = size;
     // Advice only: without transparent huge pages the buffer is ordinary memory.
     ::madvise(data_, bytes_, MADV_HUGEPAGE);
 }

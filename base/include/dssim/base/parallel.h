@@ -17,6 +17,9 @@ int hardware_threads();
 // runs exactly once; all have finished when the call returns. threads <= 1 (or one chunk) runs
 // inline. Chunks run on a persistent pool of worker threads (created on first use, reused by
 // every later call) plus the calling thread; several threads may call parallel_for at once.
+// Idle pool threads, and a caller waiting for its last chunk, poll for up to 200 us before they
+// sleep, so back-to-back calls do not pay a kernel wake-up each (where chunks run never changes
+// what they compute).
 // A parallel_for called from inside a body (nested) runs its chunks inline, one after another,
 // on that thread, with the same boundaries. Exceptions thrown by body are rethrown on the
 // calling thread after all chunks have finished (the first one caught wins).

@@ -33,12 +33,7 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
-        return app.exit(e);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::CallForAllHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::CallForVersion& e) {
+        // Also --help, --help-all and --version (CLI11 derives them from Success).
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         std::fprintf(stderr, "dssim: error: %s\nRun with --help for usage.\n", e.what());

@@ -48,6 +48,9 @@ bool spin_until(Ready ready) {
 #endif
         }
         if (std::chrono::steady_clock::now() >= until) return ready();
+        // More threads than cores (e.g. 8 chunks on 2 cores): let a runnable thread have the
+        // core between polls.
+        std::this_thread::yield();
     }
 }
 

@@ -5,7 +5,9 @@
 // at one k, decodes them there with two 128-entry byte table lookups per scale (vpermi2b, exact for
 // every code and every scale, because the tables hold bf16(f32(q) * s) computed by the scalar
 // formula for each magnitude q) and accumulates acc = acc + w * x lane by lane in strictly
-// ascending k. No BF16 copy of the weight is written. Only intrinsics and builtins are used here:
+// ascending k. A variant reads the same codes from the interleaved layout (gemm.h), which stores
+// them in the transposed order, instead of transposing 16 row streams. No BF16 copy of the weight
+// is written. Only intrinsics and builtins are used here:
 // inline code from a shared header compiled with AVX-512 could be picked by the linker for baseline
 // callers.
 #include <immintrin.h>
@@ -378,6 +380,9 @@ MicroKernel microkernel_avx512() {
 }
 
 E4m3FusedKernels e4m3_fused_kernels_avx512() {
+    // One 16-row block per call, except the interleaved kernel at M = 1, where two blocks give
+    // two independent accumulator chains (measured faster; from M = 2 the rows of x supply the
+    // chains and one block was faster, bench/README.md).
     return {{{&gemv_e4m3<1, 1>, 16},
              {&gemv_e4m3<2, 1>, 16},
              {&gemv_e4m3<3, 1>, 16},

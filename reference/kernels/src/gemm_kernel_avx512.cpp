@@ -151,6 +151,31 @@ inline void set_table(StepTables& tb, const uint8_t* table) {
     tb.thi1 = _mm512_load_si512(table + 192);
 }
 
+// The running sums of NB 16-row blocks for MR rows of x: a[b][i] <-> acc[i * ldacc + 16 b ..].
+template <int MR, int NB>
+__attribute__((always_inline)) inline void load_acc(const float* acc,
+                                                    size_t ldacc,
+                                                    __m512 (&a)[NB][MR]) {
+#pragma GCC unroll 16
+    for (int b = 0; b < NB; ++b) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i)
+            a[b][i] = _mm512_loadu_ps(acc + static_cast<size_t>(i) * ldacc + 16 * b);
+    }
+}
+
+template <int MR, int NB>
+__attribute__((always_inline)) inline void store_acc(float* acc,
+                                                     size_t ldacc,
+                                                     const __m512 (&a)[NB][MR]) {
+#pragma GCC unroll 16
+    for (int b = 0; b < NB; ++b) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i)
+            _mm512_storeu_ps(acc + static_cast<size_t>(i) * ldacc + 16 * b, a[b][i]);
+    }
+}
+
 // The last kc - p0 (< 64) columns of gemv_e4m3, block after block (kept out of the main loop
 // so that its accumulators stay in registers).
 template <int MR, int NB>
@@ -198,12 +223,7 @@ void gemv_e4m3(const uint8_t* const* w,
                float* acc,
                size_t ldacc) {
     __m512 a[NB][MR];
-#pragma GCC unroll 16
-    for (int b = 0; b < NB; ++b) {
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i)
-            a[b][i] = _mm512_loadu_ps(acc + static_cast<size_t>(i) * ldacc + 16 * b);
-    }
+    load_acc<MR, NB>(acc, ldacc, a);
     StepTables tb = step_tables();
     size_t p = 0;
     // Prefetch kPrefetchAhead bytes ahead in each row; past the end of the call's columns, the
@@ -228,12 +248,7 @@ void gemv_e4m3(const uint8_t* const* w,
                 e4m3_sub<MR, false>(w + 16 * b, p + sub, 16, x, ldx, tb, a[b]);
         }
     }
-#pragma GCC unroll 16
-    for (int b = 0; b < NB; ++b) {
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i)
-            _mm512_storeu_ps(acc + static_cast<size_t>(i) * ldacc + 16 * b, a[b][i]);
-    }
+    store_acc<MR, NB>(acc, ldacc, a);
     if (p < kc) {
         gemv_e4m3_tail<MR, NB>(w, p, kc, x, ldx, tables + (p / kE4m3TableBlock) * table_step, acc,
                                ldacc);
@@ -278,12 +293,7 @@ void gemv_e4m3_il(const uint8_t* w,
                   float* acc,
                   size_t ldacc) {
     __m512 a[NB][MR];
-#pragma GCC unroll 16
-    for (int b = 0; b < NB; ++b) {
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i)
-            a[b][i] = _mm512_loadu_ps(acc + static_cast<size_t>(i) * ldacc + 16 * b);
-    }
+    load_acc<MR, NB>(acc, ldacc, a);
     StepTables tb = step_tables();
     size_t p = 0;
     for (; p + 64 <= kc; p += 64) {
@@ -318,12 +328,7 @@ void gemv_e4m3_il(const uint8_t* w,
             }
         }
     }
-#pragma GCC unroll 16
-    for (int b = 0; b < NB; ++b) {
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i)
-            _mm512_storeu_ps(acc + static_cast<size_t>(i) * ldacc + 16 * b, a[b][i]);
-    }
+    store_acc<MR, NB>(acc, ldacc, a);
 }
 
 // The interleaved layout of 16 whole rows (w[j] = row j's first code; k columns, padded with

@@ -190,6 +190,26 @@ void pack_dequant(const Operand& op,
     }
 }
 
+bool cpu_has_avx512();
+
+// BF16 weight panels of the AVX-512 micro-kernel (32 wide): whole panels through the AVX-512
+// transposing pack, a ragged last panel through pack_panels (the same values either way).
+void pack_bf16_32_avx512(
+    const uint16_t* src, size_t ld, size_t r0, size_t rows, size_t k0, size_t kc, float* dst) {
+    static const detail::PackBf16Panel32Fn fast = detail::pack_bf16_panel32_avx512();
+    const size_t whole = rows / 32 * 32;
+    for (size_t pr = 0; pr < whole; pr += 32) {
+        const uint16_t* row[32];
+        for (size_t i = 0; i < 32; ++i)
+            row[i] = src + (r0 + pr + i) * ld + k0;
+        fast(row, kc, dst + pr * kc);
+    }
+    if (whole < rows) {
+        pack_panels(src, ld, r0 + whole, rows - whole, k0, kc, 32, dst + whole * kc,
+                    [](uint16_t v) { return std::bit_cast<float>(uint32_t{v} << 16); });
+    }
+}
+
 void pack(const Operand& op,
           size_t ld,
           size_t r0,
@@ -198,6 +218,10 @@ void pack(const Operand& op,
           size_t kc,
           size_t r,
           float* dst) {
+    if (op.type == Src::BF16 && r == 32 && cpu_has_avx512()) {
+        return pack_bf16_32_avx512(static_cast<const uint16_t*>(op.data), ld, r0, rows, k0, kc,
+                                   dst);
+    }
     switch (op.type) {
         case Src::F32:
             pack_panels(static_cast<const float*>(op.data), ld, r0, rows, k0, kc, r, dst,
@@ -855,10 +879,13 @@ const detail::E4m3FusedKernels* select_fused() {
 }
 
 // Whether M rows take the small-M path; fused_e4m3: the weight is E4M3 and the fused AVX-512
-// kernels are active (they beat the blocked path at every M measured, gemm.h).
-bool small_m_path(size_t m, bool fused_e4m3) {
+// kernels are active (they beat the blocked path at every M measured, gemm.h); bf16_weight: the
+// weight is BF16 (its crossover on the AVX-512 path is kGemmSmallMMaxBf16Avx512).
+bool small_m_path(size_t m, bool fused_e4m3, bool bf16_weight = false) {
     if (t_small_m_max != kGemmSmallMAuto) return m <= t_small_m_max;
-    return fused_e4m3 || m <= kGemmSmallMMax;
+    if (fused_e4m3) return true;
+    if (bf16_weight && resolved_path() == SimdPath::Avx512) return m <= kGemmSmallMMaxBf16Avx512;
+    return m <= kGemmSmallMMax;
 }
 
 // Small-M path (any M works).
@@ -940,7 +967,7 @@ void gemm(const void* x,
                select_kernel(),
                nullptr};
     check_out(y_type, "gemm.y");
-    if (small_m_path(m, false))
+    if (small_m_path(m, false, w_type == DType::BF16))
         return run_small_m(pb.a, pb.b, y, y_type, m, n, k, threads, nullptr);
     run(pb, y, y_type, threads);
 }

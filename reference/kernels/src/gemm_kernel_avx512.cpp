@@ -378,7 +378,63 @@ void build_e4m3_tables(const float* scales, size_t count, const float* e4m3_f32,
     }
 }
 
+// In-register transpose of a 16 x 16 FP32 block: v[j] becomes what was column j.
+__attribute__((always_inline)) inline void transpose16(__m512* v) {
+    __m512 t[16], r[16];
+    for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) {
+        r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 2; ++i) {
+        for (int j = 0; j < 4; ++j) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xDD);
+        }
+    }
+    for (int j = 0; j < 8; ++j) {
+        v[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        v[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+    }
+}
+
+// The blocked path's weight panel from BF16 rows: 16 x 16 blocks widened (<< 16) and transposed
+// in registers instead of one scalar load and store per element.
+void pack_bf16_panel32(const uint16_t* const* rows, size_t kc, float* dst) {
+    size_t p = 0;
+    for (; p + 16 <= kc; p += 16) {
+        for (int h = 0; h < 2; ++h) {
+            __m512 v[16];
+            for (int i = 0; i < 16; ++i) {
+                const __m256i b =
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[16 * h + i] + p));
+                v[i] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+            }
+            transpose16(v);
+            for (int j = 0; j < 16; ++j)
+                _mm512_storeu_ps(dst + (p + static_cast<size_t>(j)) * 32 + 16 * h, v[j]);
+        }
+    }
+    for (; p < kc; ++p) {
+        for (int h = 0; h < 2; ++h) {
+            alignas(64) uint32_t bits[16];
+            for (int i = 0; i < 16; ++i)
+                bits[i] = static_cast<uint32_t>(rows[16 * h + i][p]) << 16;
+            _mm512_storeu_ps(dst + p * 32 + 16 * h, _mm512_castsi512_ps(_mm512_load_si512(bits)));
+        }
+    }
+}
+
 }  // namespace
+
+PackBf16Panel32Fn pack_bf16_panel32_avx512() {
+    return &pack_bf16_panel32;
+}
 
 MicroKernel microkernel_avx512() {
     return {kMr, kNv * 16, &micro_kernel, "avx512"};

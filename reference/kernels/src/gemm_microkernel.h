@@ -24,6 +24,12 @@ struct MicroKernel {
     const char* name;
 };
 
+// Packs a full 32-row panel of BF16 rows (rows[i] = row i's first element of the block) over kc
+// columns as FP32: dst[p * 32 + i] = f32(rows[i][p]) (pack_panels' layout). Exact, so any
+// implementation gives the same panel.
+using PackBf16Panel32Fn = void (*)(const uint16_t* const* rows, size_t kc, float* dst);
+PackBf16Panel32Fn pack_bf16_panel32_avx512();
+
 MicroKernel microkernel_baseline();
 MicroKernel microkernel_avx2();
 MicroKernel microkernel_avx512();

@@ -147,6 +147,10 @@ void fp8_gemm(const uint8_t* xq,
 // measured, 1 to 512, so they take every M, 16 rows of x at a time. All paths give identical bits
 // (tested); the limits are measured speed crossovers (bench/README.md).
 inline constexpr size_t kGemmSmallMMax = 16;
+// On the AVX-512 path a BF16 weight takes the small-M path only up to this M: there the blocked
+// path packs BF16 panels with in-register transposes, which made it faster from M = 8 (measured
+// crossover, bench/README.md).
+inline constexpr size_t kGemmSmallMMaxBf16Avx512 = 4;
 // The default of set_gemm_small_m_max: the rule above.
 inline constexpr size_t kGemmSmallMAuto = SIZE_MAX;
 // Sets the small-M limit for subsequent calls on this thread, for every weight type (returns the

@@ -53,8 +53,17 @@ void print_text(const sim::SimResult& r) {
         r.deployment.micro_batches, r.micro_batches_requested == 0 ? " (auto)" : "",
         static_cast<long long>(r.workload.batch));
     if (prefill) std::printf(", input %lld", static_cast<long long>(r.workload.input_len));
-    std::printf(", context %lld%s\n\n", static_cast<long long>(r.workload.context),
+    std::printf(", context %lld%s\n", static_cast<long long>(r.workload.context),
                 r.workload.mtp ? ", MTP" : "");
+    if (r.expert_loads.empty()) std::printf("expert loads: balanced in every MoE layer\n");
+    for (const auto& l : r.expert_loads) {
+        std::printf(
+            "expert loads, layer %lld: %.6g token-expert pairs, busiest expert %lld with %.6g "
+            "(%.2fx the mean)\n",
+            static_cast<long long>(l.layer), l.pairs, static_cast<long long>(l.busiest_expert),
+            l.busiest_pairs, l.max_over_mean);
+    }
+    std::printf("\n");
     std::printf("  step time              %12.4f ms\n", r.step_time_ms);
     if (r.micro_batches_other_step_ms) {
         const std::string label =

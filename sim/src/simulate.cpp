@@ -89,6 +89,27 @@ std::map<int64_t, std::vector<double>> load_expert_loads(const std::string& path
     return out;
 }
 
+std::vector<ExpertLoadSummary> summarise_expert_loads(
+    const std::map<int64_t, std::vector<double>>& loads) {
+    std::vector<ExpertLoadSummary> out;
+    for (const auto& [layer, counts] : loads) {
+        ExpertLoadSummary s;
+        s.layer = layer;
+        for (size_t e = 0; e < counts.size(); ++e) {
+            s.pairs += counts[e];
+            if (counts[e] > s.busiest_pairs) {
+                s.busiest_pairs = counts[e];
+                s.busiest_expert = static_cast<int64_t>(e);
+            }
+        }
+        if (s.pairs > 0) {
+            s.max_over_mean = s.busiest_pairs * static_cast<double>(counts.size()) / s.pairs;
+        }
+        out.push_back(s);
+    }
+    return out;
+}
+
 namespace {
 
 double ms(int64_t ps) {
@@ -246,6 +267,7 @@ SimResult simulate(const models::ModelConfig& model,
         [](const Run& run) { return run.out.stats[critical(run.out)].finish_ps; });
     SimResult r = report(model, hw, dep, wl, opt, fastest.best.plan, fastest.best.out);
     if (fastest.other_ps) r.micro_batches_other_step_ms = ms(*fastest.other_ps);
+    r.expert_loads = summarise_expert_loads(opt.expert_loads);
     return r;
 }
 
@@ -270,6 +292,17 @@ OrderedJson result_to_json(const SimResult& r) {
     if (r.workload.phase == models::Phase::Prefill) j["input_len"] = r.workload.input_len;
     j["context"] = r.workload.context;
     j["mtp"] = r.workload.mtp;
+    OrderedJson loads = OrderedJson::array();
+    for (const auto& s : r.expert_loads) {
+        OrderedJson l;
+        l["layer"] = s.layer;
+        l["pairs"] = s.pairs;
+        l["busiest_expert"] = s.busiest_expert;
+        l["busiest_pairs"] = s.busiest_pairs;
+        l["max_over_mean"] = s.max_over_mean;
+        loads.push_back(l);
+    }
+    j["expert_loads"] = loads;
     j["step_time_ms"] = r.step_time_ms;
     j["tokens_per_step"] = r.tokens_per_step;
     j["tokens_per_s"] = r.tokens_per_s;

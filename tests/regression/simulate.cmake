@@ -64,6 +64,20 @@ dssim_add_cli_test(simulate_expert_loads
   ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
        --mode full --json --expert-loads ${_el}/expert_loads_tiny.json
   MATCH "\"simulated_devices\": 16,[ \n]*\"reported_device\": 5")
+# The report echoes the loads it applied: 256 pairs in layer 2, expert 5 with 136 = 8.5x the
+# mean of 16; without a file the list is empty (balanced routing).
+dssim_add_cli_test(simulate_expert_loads_echo_json
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --mode full --json --expert-loads ${_el}/expert_loads_tiny.json
+  MATCH "\"expert_loads\": \\[[ \n]*{[ \n]*\"layer\": 2,[ \n]*\"pairs\": 256\\.0,[ \n]*\"busiest_expert\": 5,[ \n]*\"busiest_pairs\": 136\\.0,[ \n]*\"max_over_mean\": 8\\.5[ \n]*}[ \n]*\\],")
+dssim_add_cli_test(simulate_expert_loads_echo_text
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --mode full --expert-loads ${_el}/expert_loads_tiny.json
+  MATCH "expert loads, layer 2: 256 token-expert pairs, busiest expert 5 with 136 \\(8\\.50x the mean\\)")
+dssim_add_cli_test(simulate_expert_loads_none_json
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --mode full --json
+  MATCH "\"expert_loads\": \\[\\],")
 dssim_add_cli_test(simulate_expert_loads_truncated EXIT 2
   ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
        --mode full --expert-loads ${_el}/expert_loads_truncated.json

@@ -4,7 +4,9 @@
 // error paths are kept apart from the cases that simulate (test_sim.cpp).
 #include <doctest/doctest.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "dssim/base/atomic_file.h"
 #include "dssim/base/error.h"
@@ -69,6 +71,25 @@ TEST_CASE("expert loads of the MTP layer need --mtp") {
     CHECK(message(load_hardware("h800", "h800-cluster-2048"), ep_deployment(16, 16), decode(4, 10),
                   opt)
               .find("--expert-loads: layer 4 belongs to the MTP module") != std::string::npos);
+}
+
+TEST_CASE("expert-load summaries: busiest expert, ties to the lowest index, empty layers") {
+    const std::map<int64_t, std::vector<double>> loads = {
+        {3, {1.0, 4.0, 4.0, 3.0}},  // 12 pairs, mean 3; experts 1 and 2 tie at 4
+        {1, {0.0, 0.0, 0.0, 0.0}},  // no pairs at all
+    };
+    const std::vector<ExpertLoadSummary> s = summarise_expert_loads(loads);
+    REQUIRE(s.size() == 2);
+    CHECK(s[0].layer == 1);  // layer order
+    CHECK(s[0].pairs == 0.0);
+    CHECK(s[0].busiest_expert == 0);
+    CHECK(s[0].max_over_mean == 0.0);
+    CHECK(s[1].layer == 3);
+    CHECK(s[1].pairs == 12.0);
+    CHECK(s[1].busiest_expert == 1);
+    CHECK(s[1].busiest_pairs == 4.0);
+    CHECK(s[1].max_over_mean == doctest::Approx(4.0 / 3.0));
+    CHECK(summarise_expert_loads({}).empty());
 }
 
 TEST_CASE("unknown hardware and mismatched systems") {

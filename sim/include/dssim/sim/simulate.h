@@ -93,6 +93,19 @@ struct SimOptions {
 std::map<int64_t, std::vector<double>> load_expert_loads(const std::string& path,
                                                          const models::ModelConfig& model);
 
+// One layer's expert-load override as the step applied it, echoed in reports so a result says
+// which routing it was computed under.
+struct ExpertLoadSummary {
+    int64_t layer = 0;           // HF layer index
+    double pairs = 0;            // token-expert pairs of the whole step in this layer
+    int64_t busiest_expert = 0;  // the expert with the most pairs (ties: lowest index)
+    double busiest_pairs = 0;
+    double max_over_mean = 0;  // busiest_pairs / mean pairs per expert (1: balanced; 0: no pairs)
+};
+// Summaries of SimOptions::expert_loads, in layer order.
+std::vector<ExpertLoadSummary> summarise_expert_loads(
+    const std::map<int64_t, std::vector<double>>& loads);
+
 // Time accounted to one op kind or one resource on the reported device.
 struct TimeShare {
     std::string name;
@@ -140,6 +153,8 @@ struct SimResult {
     std::optional<double> micro_batches_other_step_ms;
     int64_t simulated_devices = 0;
     int64_t reported_device = 0;  // the critical device (last to finish; ties: lowest id)
+    // SimOptions::expert_loads as applied; empty: balanced routing in every layer.
+    std::vector<ExpertLoadSummary> expert_loads;
 
     int64_t step_time_ps = 0;
     double step_time_ms = 0;

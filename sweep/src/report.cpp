@@ -375,18 +375,26 @@ std::string results_csv(const Study& st, const std::vector<PointResult>& rs) {
     for (size_t i = 0; i < rs.size(); ++i) {
         const auto& r = rs[i];
         s += std::to_string(r.index);
-        for (const auto& l : r.labels)
-            s += "," + csv_field(l);
+        // Separators are appended on their own: `"," + std::string&&` draws a false GCC 12
+        // -Wrestrict warning (PR 105329).
+        for (const auto& l : r.labels) {
+            s += ',';
+            s += csv_field(l);
+        }
         s += "," + csv_field(r.device) + "," + r.phase + "," + std::to_string(r.devices) + "," +
              std::to_string(r.tp) + "," + std::to_string(r.ep) + "," + std::to_string(r.dp) + "," +
              std::to_string(r.batch) + "," + std::to_string(r.micro_batches) + "," +
              std::to_string(r.context);
-        for (double v : {r.step_time_ms, r.tokens_per_s_per_device})
-            s += "," + g(v, 9);
+        for (double v : {r.step_time_ms, r.tokens_per_s_per_device}) {
+            s += ',';
+            s += g(v, 9);
+        }
         s += "," + (base[i] > 0 ? g(r.tokens_per_s_per_device / base[i], 6) : std::string());
         for (double v : {r.tpot_ms, r.ttft_ms, r.compute_ms, r.memory_ms, r.exposed_comm_ms,
-                         r.memory_gb, r.capacity_gb})
-            s += "," + g(v, 9);
+                         r.memory_gb, r.capacity_gb}) {
+            s += ',';
+            s += g(v, 9);
+        }
         s += std::string(",") + (r.fits ? "true" : "false") + "," +
              (r.meets_slo ? "true" : "false") + "," + csv_field(r.error) + "\n";
     }

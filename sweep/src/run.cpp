@@ -223,7 +223,10 @@ std::vector<std::string> gather_agreed(Transport* t, const std::function<std::st
     std::string mine;
     std::exception_ptr own;
     try {
-        mine = "o" + step();
+        // Appended rather than `"o" + step()`: GCC 12 warns falsely on that (-Wrestrict, PR
+        // 105329).
+        mine = "o";
+        mine += step();
     } catch (const InputError& e) {
         mine = std::string("i") + e.what();
         own = std::current_exception();

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <numeric>
 #include <unordered_map>
+#include <utility>
 
 #include "dssim/base/error.h"
 #include "dssim/base/json_reader.h"
@@ -214,24 +215,142 @@ Schedule recorded_schedule(const Trace& t, const Dependencies& deps) {
     return s;
 }
 
-ReplayDeployment load_replay_deployment(const std::filesystem::path& path) {
-    Json j = load_json_file(path);
-    JsonFields f(j, path.string());
+std::string_view replay_phase_name(ReplayPhase phase) {
+    switch (phase) {
+        case ReplayPhase::Prefill:
+            return "prefill";
+        case ReplayPhase::Train:
+            return "train";
+        case ReplayPhase::Decode:
+            return "decode";
+    }
+    return "?";
+}
+
+ReplayDeployment parse_replay_deployment(const Json& j, const std::string& file) {
+    if (!j.is_object()) throw_input_error(file, "schema", "expected a JSON object");
+    JsonFields f(j, file);
     ReplayDeployment d;
-    d.file = path.string();
-    if (f.string("schema") != "dssim-replay-deployment/1")
+    d.file = file;
+    d.schema = f.string("schema");
+    if (d.schema != "dssim-replay-deployment/1")
         f.fail("schema", "expected \"dssim-replay-deployment/1\"");
+    d.name = f.string_or("name", "");
     d.ep = f.integer("ep");
     d.tokens = f.integer("tokens_per_micro_batch");
     d.seq_len = f.integer("seq_len");
     d.members_per_domain = f.integer_or("members_per_domain", 0);
-    f.ignore({"name", "description"});
+    // Optional, so that files written before decode replay keep their meaning (prefill/train
+    // attention over seq_len fresh tokens, up-projected K/V).
+    d.context = f.integer_or("context", 0);
+    const std::string phase = f.string_or("phase", "prefill");
+    if (phase == "prefill") {
+        d.phase = ReplayPhase::Prefill;
+    } else if (phase == "train") {
+        d.phase = ReplayPhase::Train;
+    } else if (phase == "decode") {
+        d.phase = ReplayPhase::Decode;
+    } else {
+        f.fail("phase", "'" + phase + "' is not one of: prefill, train, decode");
+    }
+    const std::string att = f.string_or("attention", "naive");
+    if (att != "naive" && att != "absorbed")
+        f.fail("attention", "'" + att + "' is not one of: naive, absorbed");
+    d.absorbed = att == "absorbed";
+    f.ignore({"description"});
     f.reject_unknown();
     if (d.ep < 1) f.fail("ep", "must be >= 1");
     if (d.tokens < 1) f.fail("tokens_per_micro_batch", "must be >= 1");
     if (d.seq_len < 1) f.fail("seq_len", "must be >= 1");
     if (d.members_per_domain < 0) f.fail("members_per_domain", "must be >= 0");
+    if (d.context < 0) f.fail("context", "must be >= 0");
     return d;
+}
+
+ReplayDeployment load_replay_deployment(const std::filesystem::path& path) {
+    return parse_replay_deployment(load_json_file(path), path.string());
+}
+
+std::string describe(const ReplayDeployment& d) {
+    std::string s = "EP" + std::to_string(d.ep) + ", " + std::to_string(d.tokens) +
+                    " tokens per micro-batch, sequence " + std::to_string(d.seq_len);
+    if (d.context > 0) s += " after " + std::to_string(d.context) + " cached";
+    if (d.phase != ReplayPhase::Prefill) s += ", " + std::string(replay_phase_name(d.phase));
+    if (d.absorbed) s += ", absorbed attention";
+    return s;
+}
+
+ReplayDeployment replay_deployment_from(const DeploymentStep& s, const models::ModelConfig& m) {
+    // The fields were checked by the deployment parser; these are the limits of replay's
+    // per-device work, which has no tensor-parallel split of GEMMs or heads.
+    if (s.tp != 1) {
+        throw_input_error(
+            s.file, "parallel.tp",
+            "replay derives per-device work for TP1 only (got " + std::to_string(s.tp) + ")");
+    }
+    if (s.ep < 1) throw_input_error(s.file, "parallel.ep", "must be >= 1");
+    if (s.micro_batches != 1 && s.micro_batches != 2)
+        throw_input_error(s.file, "parallel.micro_batches", "must be 1 or 2");
+    if (s.batch < 1) throw_input_error(s.file, "workload.batch", "must be >= 1");
+    if (s.input_len < 1) throw_input_error(s.file, "workload.input_len", "must be >= 1");
+    if (s.context < 0) throw_input_error(s.file, "workload.context", "must be >= 0");
+    if (s.mtp && s.phase == ReplayPhase::Decode && m.num_nextn_predict_layers == 0) {
+        throw_input_error(s.file, "workload.mtp",
+                          "model " + std::string(m.short_name()) + " has no MTP module");
+    }
+    ReplayDeployment d;
+    d.file = s.file;
+    d.name = s.name;
+    d.schema = "dssim-deployment/1";
+    d.ep = s.ep;
+    d.phase = s.phase;
+    d.absorbed = s.absorbed;
+    // Each EP member's placement is a property of the machine replayed on, not of the one the
+    // deployment names: 0 packs as many members into a scale-up domain as fit on each side
+    // (8 on an H800 node, all 64 in a 384-device CloudMatrix domain).
+    d.members_per_domain = 0;
+    d.context = s.context;
+    // The recorded kernels process one micro-batch; take the first, as the simulator builds
+    // it: two micro-batches halve the sequences (the first half gets the odd one), or, with a
+    // single prompt, its tokens (the first half has the same cached prefix).
+    int64_t seqs = s.batch;
+    int64_t len = s.phase == ReplayPhase::Decode ? 1 : s.input_len;
+    if (s.micro_batches == 2) {
+        if (seqs >= 2) {
+            seqs -= seqs / 2;
+        } else if (s.phase != ReplayPhase::Decode && len >= 2) {
+            len -= len / 2;
+        }
+    }
+    // A decode step verifies one draft per MTP module with the main model, so every sequence
+    // carries 1 + drafts tokens through the GEMMs, the dispatch and the attention queries.
+    if (s.phase == ReplayPhase::Decode && s.mtp) len += m.num_nextn_predict_layers;
+    d.seq_len = len;
+    d.tokens = seqs * len;
+    return d;
+}
+
+std::string replay_shape_difference(const models::ModelConfig& a, const models::ModelConfig& b) {
+    // Every size model_work() reads, plus the MTP depth decode tokens are derived from.
+    const std::pair<const char*, int64_t models::ModelConfig::*> fields[] = {
+        {"hidden_size", &models::ModelConfig::hidden_size},
+        {"num_attention_heads", &models::ModelConfig::num_attention_heads},
+        {"q_lora_rank", &models::ModelConfig::q_lora_rank},
+        {"kv_lora_rank", &models::ModelConfig::kv_lora_rank},
+        {"qk_nope_head_dim", &models::ModelConfig::qk_nope_head_dim},
+        {"qk_rope_head_dim", &models::ModelConfig::qk_rope_head_dim},
+        {"v_head_dim", &models::ModelConfig::v_head_dim},
+        {"n_routed_experts", &models::ModelConfig::n_routed_experts},
+        {"num_experts_per_tok", &models::ModelConfig::num_experts_per_tok},
+        {"moe_intermediate_size", &models::ModelConfig::moe_intermediate_size},
+        {"num_nextn_predict_layers", &models::ModelConfig::num_nextn_predict_layers},
+    };
+    for (const auto& [name, field] : fields) {
+        if (a.*field != b.*field)
+            return std::string(name) + " " + std::to_string(a.*field) + " vs " +
+                   std::to_string(b.*field);
+    }
+    return {};
 }
 
 devices::CostModel load_cost_model(std::string_view name) {
@@ -387,16 +506,32 @@ WorkSet model_work(const Category& c,
                  " rows, up+gate and down";
     } else if (c.model_work == "attention") {
         devices::AttentionWork a;
-        a.phase = devices::AttentionPhase::Prefill;
+        a.phase = d.phase == ReplayPhase::Decode ? devices::AttentionPhase::Decode
+                                                 : devices::AttentionPhase::Prefill;
         a.batch = std::max<int64_t>(1, t / d.seq_len);
         a.q_len = d.seq_len;
-        a.kv_len = d.seq_len;
+        a.kv_len = d.context + d.seq_len;
         a.heads = m.num_attention_heads;
-        a.qk_head_dim = m.qk_head_dim();
-        a.v_head_dim = m.v_head_dim;
+        // Per-head dims and KV cache per token as the op graph has them (models/op_graph.cpp):
+        // absorbed attends over the latent (r + rope, values r), naive over up-projected K/V.
+        const int64_t r = m.kv_lora_rank, dr = m.qk_rope_head_dim;
+        a.qk_head_dim = d.absorbed ? r + dr : m.qk_head_dim();
+        a.v_head_dim = d.absorbed ? r : m.v_head_dim;
+        // A cache is read only where there is one (decode, or prefill after a cached prefix);
+        // a fresh prefill's K/V come from the step's own projections and the kernel is
+        // compute-bound, which is how files without a context have always been timed.
+        if (d.phase == ReplayPhase::Decode || d.context > 0) {
+            const int64_t per_token =
+                d.absorbed ? r + dr
+                           : m.num_attention_heads * (m.qk_nope_head_dim + dr + m.v_head_dim);
+            a.kv_bytes_per_token = static_cast<double>(per_token) * 2.0;  // BF16 cache
+        }
         a.dtype = dtype;
         w.attention.push_back(a);
         w.text = "model MLA attention " + std::to_string(a.batch) + "x" + std::to_string(d.seq_len);
+        if (d.context > 0) w.text += " after " + std::to_string(d.context);
+        if (d.phase == ReplayPhase::Decode) w.text += " decode";
+        if (d.absorbed) w.text += " absorbed";
     } else if (c.model_work == "dispatch" || c.model_work == "combine") {
         devices::CollectiveWork cw;
         const double per_token =

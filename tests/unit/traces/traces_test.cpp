@@ -279,6 +279,189 @@ TEST_CASE("model-derived work changes the basis, not the identity") {
           std::string::npos);
 }
 
+TEST_CASE("replay deployment files: optional phase, context and attention keep old meaning") {
+    auto dep = load_replay_deployment(data("deployment-train-ep64.json"));
+    CHECK(dep.name == "train-ep64");
+    CHECK(dep.schema == "dssim-replay-deployment/1");
+    CHECK(dep.tokens == 4096);
+    CHECK(dep.seq_len == 4096);
+    CHECK(dep.context == 0);
+    CHECK(dep.phase == ReplayPhase::Prefill);
+    CHECK_FALSE(dep.absorbed);
+    CHECK(describe(dep) == "EP64, 4096 tokens per micro-batch, sequence 4096");
+
+    auto decode = load_replay_deployment(data("deployment-decode-ep128.json"));
+    CHECK(decode.phase == ReplayPhase::Decode);
+    CHECK(decode.tokens == 64);
+    CHECK(decode.seq_len == 1);
+    CHECK(decode.context == 4096);
+    CHECK(decode.absorbed);
+
+    auto parse = [](const char* text) {
+        return parse_replay_deployment(parse_json_text(text, "d.json"), "d.json");
+    };
+    CHECK_THROWS_WITH_AS(parse(R"({"schema": "dssim-replay-deployment/1", "ep": 8,
+        "tokens_per_micro_batch": 64, "seq_len": 1, "phase": "verify"})"),
+                         doctest::Contains("d.json: phase: 'verify'"), InputError);
+    CHECK_THROWS_WITH_AS(parse(R"({"schema": "dssim-replay-deployment/1", "ep": 8,
+        "tokens_per_micro_batch": 64, "seq_len": 1, "context": -1})"),
+                         doctest::Contains("d.json: context: must be >= 0"), InputError);
+    CHECK_THROWS_WITH_AS(parse(R"({"schema": "dssim-replay-deployment/1", "ep": 8,
+        "tokens_per_micro_batch": 64, "seq_len": 1, "attention": "mqa"})"),
+                         doctest::Contains("d.json: attention:"), InputError);
+    CHECK_THROWS_WITH_AS(parse(R"({"schema": "dssim-replay-deployment/1", "ep": 8, "seq_len": 1})"),
+                         doctest::Contains("d.json: tokens_per_micro_batch"), InputError);
+    CHECK_THROWS_WITH_AS(parse("[1, 2]"), doctest::Contains("d.json: schema"), InputError);
+}
+
+namespace {
+
+// deepseek-v3-pretrain-h800 as the CLI hands it down from configs/deployments.
+DeploymentStep pretrain_step() {
+    DeploymentStep s;
+    s.file = "pretrain.json";
+    s.name = "deepseek-v3-pretrain-h800";
+    s.phase = ReplayPhase::Train;
+    s.ep = 64;
+    s.micro_batches = 1;
+    s.batch = 1;
+    s.input_len = 4096;
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("general deployment -> replay fields: one micro-batch per phase") {
+    auto v3 = models::resolve_model_config("deepseek-v3");
+    // Training: one 4K sequence per micro-batch (train.json), as the replay file says.
+    ReplayDeployment train = replay_deployment_from(pretrain_step(), v3);
+    auto file = load_replay_deployment(data("deployment-train-ep64.json"));
+    CHECK(train.schema == "dssim-deployment/1");
+    CHECK(train.phase == ReplayPhase::Train);
+    CHECK(train.ep == file.ep);
+    CHECK(train.tokens == file.tokens);
+    CHECK(train.seq_len == file.seq_len);
+    CHECK(train.context == file.context);
+    CHECK(train.members_per_domain == file.members_per_domain);
+    CHECK(train.absorbed == file.absorbed);
+
+    // Prefill (profile-prefill-h800): 16K tokens per GPU in two micro-batches of 2 prompts.
+    DeploymentStep p = pretrain_step();
+    p.phase = ReplayPhase::Prefill;
+    p.ep = 32;
+    p.micro_batches = 2;
+    p.batch = 4;
+    ReplayDeployment prefill = replay_deployment_from(p, v3);
+    CHECK(prefill.tokens == 8192);
+    CHECK(prefill.seq_len == 4096);
+    // One prompt in two micro-batches: its tokens are halved, the first half keeps the prefix.
+    p.batch = 1;
+    p.input_len = 1917;
+    p.context = 100;
+    prefill = replay_deployment_from(p, v3);
+    CHECK(prefill.tokens == 959);
+    CHECK(prefill.seq_len == 959);
+    CHECK(prefill.context == 100);
+
+    // Decode (profile-decode-h800): 128 requests per GPU in two micro-batches, one token each
+    // (two with V3's one MTP module), attending over the 4K cache.
+    DeploymentStep d;
+    d.file = "decode.json";
+    d.phase = ReplayPhase::Decode;
+    d.ep = 128;
+    d.micro_batches = 2;
+    d.batch = 128;
+    d.input_len = 1;
+    d.context = 4096;
+    d.absorbed = true;
+    ReplayDeployment decode = replay_deployment_from(d, v3);
+    CHECK(decode.tokens == 64);
+    CHECK(decode.seq_len == 1);
+    CHECK(decode.context == 4096);
+    CHECK(decode.absorbed);
+    CHECK(describe(decode) ==
+          "EP128, 64 tokens per micro-batch, sequence 1 after 4096 cached, decode, absorbed "
+          "attention");
+    auto same = load_replay_deployment(data("deployment-decode-ep128.json"));
+    CHECK(decode.tokens == same.tokens);
+    CHECK(decode.seq_len == same.seq_len);
+    CHECK(decode.context == same.context);
+    d.mtp = true;
+    CHECK(replay_deployment_from(d, v3).tokens == 128);
+    CHECK(replay_deployment_from(d, v3).seq_len == 2);
+    d.batch = 89;  // the first micro-batch takes the odd sequence
+    d.mtp = false;
+    CHECK(replay_deployment_from(d, v3).tokens == 45);
+    d.micro_batches = 1;
+    CHECK(replay_deployment_from(d, v3).tokens == 89);
+
+    // Limits name the deployment's file and field.
+    DeploymentStep tp = pretrain_step();
+    tp.tp = 2;
+    CHECK_THROWS_WITH_AS(replay_deployment_from(tp, v3),
+                         doctest::Contains("pretrain.json: parallel.tp: replay derives"),
+                         InputError);
+    d.mtp = true;
+    auto v2 = models::resolve_model_config("deepseek-v2");
+    CHECK_THROWS_WITH_AS(
+        replay_deployment_from(d, v2),
+        doctest::Contains("decode.json: workload.mtp: model deepseek-v2 has no MTP"), InputError);
+}
+
+TEST_CASE("a deployment's model and --model: shapes decide") {
+    auto v3 = models::resolve_model_config("deepseek-v3");
+    CHECK(replay_shape_difference(v3, models::resolve_model_config("deepseek-r1")).empty());
+    CHECK(replay_shape_difference(v3, models::resolve_model_config("deepseek-v2")) ==
+          "hidden_size 7168 vs 5120");
+}
+
+TEST_CASE("derived deployment re-times exactly as the equivalent replay file") {
+    Trace t = import_trace_file(data("small_kineto.json"));
+    Classification c = classify(t, rules());
+    devices::CostModel h800 = load_cost_model("h800");
+    devices::CostModel ascend = load_cost_model("ascend-910c");
+    auto model = models::resolve_model_config("deepseek-v3");
+    Retimer a(h800, ascend, rules(), model,
+              load_replay_deployment(data("deployment-train-ep64.json")), 0);
+    Retimer b(h800, ascend, rules(), model, replay_deployment_from(pretrain_step(), model), 0);
+    for (size_t i = 0; i < rules().categories.size(); ++i) {
+        CHECK(a.scaling()[i].ratio == b.scaling()[i].ratio);
+        CHECK(a.scaling()[i].basis == b.scaling()[i].basis);
+    }
+    CHECK(a.retime_all(t, c) == b.retime_all(t, c));
+}
+
+TEST_CASE("decode attention reads the KV cache; prefill without a cache stays compute-bound") {
+    devices::CostModel h800 = load_cost_model("h800");
+    devices::CostModel ascend = load_cost_model("ascend-910c");
+    auto model = models::resolve_model_config("deepseek-v3");
+    const size_t att = rules().category_index("attention_fwd");
+    // Absorbed (FlashMLA): 128 heads share the 576-byte-per-token latent, so 64 queries over a
+    // 4K cache are compute-bound on both devices and scale with BF16 peak (989 -> 752).
+    Retimer absorbed(h800, ascend, rules(), model,
+                     load_replay_deployment(data("deployment-decode-ep128.json")), 0);
+    const auto& a = absorbed.scaling()[att];
+    CHECK(a.basis.find("model MLA attention 64x1 after 4096 decode absorbed") != std::string::npos);
+    CHECK(a.basis.find("(compute) ->") != std::string::npos);
+    CHECK(a.ratio == doctest::Approx(989.0 / 752.0).epsilon(0.01));
+    // Naive decode reads 128 x (128 + 64 + 128) x 2 bytes of K/V per cached token: the cache
+    // read bounds it, and it scales with HBM bandwidth (3352 -> 3200 GB/s).
+    auto naive = parse_replay_deployment(parse_json_text(R"({"schema": "dssim-replay-deployment/1",
+        "ep": 128, "tokens_per_micro_batch": 64, "seq_len": 1, "context": 4096,
+        "phase": "decode"})",
+                                                         "naive.json"),
+                                         "naive.json");
+    Retimer up(h800, ascend, rules(), model, naive, 0);
+    const auto& n = up.scaling()[att];
+    CHECK(n.basis.find("(memory) ->") != std::string::npos);
+    CHECK(n.ratio == doctest::Approx(3352.0 / 3200.0).epsilon(0.01));
+    // A fresh 4K prefill stays compute-bound, as files without a context always were.
+    Retimer train(h800, ascend, rules(), model,
+                  load_replay_deployment(data("deployment-train-ep64.json")), 0);
+    CHECK(train.scaling()[att].basis.find("(compute) ->") != std::string::npos);
+    CHECK(train.scaling()[att].ratio > 1.2);
+}
+
 TEST_CASE("metrics: busy, exposed communication, overlap and critical path") {
     Trace t = import_trace_file(data("small_chrome.json"));
     Classification c = classify(t, rules());

@@ -12,12 +12,14 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "dssim/base/json_reader.h"
 #include "dssim/devices/cost_model.h"
 #include "dssim/models/model_config.h"
 #include "dssim/traces/rules.h"
@@ -61,15 +63,58 @@ Schedule recorded_schedule(const Trace& trace, const Dependencies& deps);
 // dependencies): start = max(end of stream predecessor, max end of producers + lag).
 Schedule list_schedule(const Trace& trace, const Dependencies& deps, const std::vector<Ns>& dur);
 
-// The deployment a trace was recorded under, as far as replay needs it.
+// The phase a trace was recorded in, as far as the attention kernels' work goes: prefill and
+// training attend over the step's own new tokens (after an optional cached prefix); decode
+// attends with a few queries per sequence over a KV cache (its cost is reading that cache).
+enum class ReplayPhase : uint8_t { Prefill, Train, Decode };
+std::string_view replay_phase_name(ReplayPhase phase);
+
+// The deployment a trace was recorded under, as far as replay needs it. One micro-batch on
+// one device: the recorded kernels each process one micro-batch.
 struct ReplayDeployment {
     std::string file;
+    std::string name;                // the file's `name` (or the built-in deployment name)
+    std::string schema;              // the schema it was read from (for the report's notes)
     int64_t ep = 0;                  // expert-parallel group size (dispatch/combine participants)
     int64_t tokens = 0;              // tokens per device per micro-batch (GEMM rows, EP payload)
-    int64_t seq_len = 0;             // sequence length (attention)
+    int64_t seq_len = 0;             // new tokens per sequence (the attention queries)
+    int64_t context = 0;             // cached tokens per sequence before them
     int64_t members_per_domain = 0;  // EP members per scale-up domain (0: as many as fit)
+    ReplayPhase phase = ReplayPhase::Prefill;
+    bool absorbed = false;  // attention over the latent cache (MLA absorbed) vs up-projected K/V
 };
+// Schema `dssim-replay-deployment/1` (docs/replay.md): ep, tokens_per_micro_batch, seq_len,
+// optional members_per_domain, phase, context, attention, name, description.
+ReplayDeployment parse_replay_deployment(const Json& json, const std::string& file);
 ReplayDeployment load_replay_deployment(const std::filesystem::path& path);
+// "EP64, 4096 tokens per micro-batch, sequence 4096" (+ context, phase, attention if set).
+std::string describe(const ReplayDeployment& d);
+
+// The step of a general deployment (schema `dssim-deployment/1`, validation's
+// DeploymentConfig) that replay derives its fields from. The CLI fills it: validation links
+// the SystemC simulator, which this library must not see, so the parsed config is handed down
+// as plain values.
+struct DeploymentStep {
+    std::string file;
+    std::string name;
+    ReplayPhase phase = ReplayPhase::Prefill;
+    int64_t tp = 1;
+    int64_t ep = 1;
+    int64_t micro_batches = 1;  // overlapped micro-batches per device step (1 or 2)
+    int64_t batch = 1;          // sequences per device per step (all micro-batches)
+    int64_t input_len = 1;      // new tokens per sequence (1 in decode)
+    int64_t context = 0;        // cached tokens per sequence before them
+    bool mtp = false;           // decode: one draft token per MTP module is verified per step
+    bool absorbed = false;      // workload.attention "absorbed"
+};
+// One recorded micro-batch of that step, split as the simulator splits it (docs/replay.md):
+// sequences halved with the first half taking the odd one, or a single prompt's tokens halved;
+// decode sequences carry 1 + MTP drafts tokens. Errors name the step's file and field.
+ReplayDeployment replay_deployment_from(const DeploymentStep& step, const models::ModelConfig& m);
+// The first model size that replay's model-derived work reads and that differs between two
+// configs, as "hidden_size 7168 vs 5120"; empty when the shapes agree (deepseek-r1 has
+// deepseek-v3's shapes, so a V3 deployment replays R1 the same).
+std::string replay_shape_difference(const models::ModelConfig& a, const models::ModelConfig& b);
 
 // How one category's time changes between the two devices.
 struct CategoryScaling {

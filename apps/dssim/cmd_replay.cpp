@@ -1,8 +1,14 @@
 // `dssim replay`: re-time a recorded profiler trace on another device, or compare two traces.
-//   dssim replay --trace T.json --from DEVICE --to DEVICE [--model M --deployment FILE] --out DIR
+//   dssim replay --trace T.json --from DEVICE --to DEVICE [--model M] [--deployment NAME|FILE]
+//                --out DIR
 //   dssim replay --diff A.json B.json --out DIR
+// --deployment takes a replay deployment file (dssim-replay-deployment/1) or a general
+// deployment (dssim-deployment/1 file or configs/deployments name); the second is parsed by
+// dssim_validation and handed to dssim_traces as plain values, because only this executable
+// may see both libraries (validation links the SystemC simulator, traces must not).
 // Writes DIR/replayed.json (re-timed Chrome/Perfetto trace; replay only), DIR/report.md,
 // DIR/report.html (SVG timelines of both sides) and DIR/report.json. docs/replay.md.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -13,7 +19,9 @@
 #include "commands.h"
 #include "dssim/base/atomic_file.h"
 #include "dssim/base/error.h"
+#include "dssim/base/json_reader.h"
 #include "dssim/traces.h"
+#include "dssim/validation/deployment.h"
 
 namespace dssim::cli {
 namespace {
@@ -102,17 +110,144 @@ void print_summary(const traces::Comparison& c, const ReplayOptions& o) {
                 c.after.trace == c.before.trace ? "replayed.json," : "");
 }
 
+constexpr const char* kReplaySchema = "dssim-replay-deployment/1";
+constexpr const char* kDeploymentSchema = "dssim-deployment/1";
+
+// What --deployment resolved to: the replay fields, and the model a general deployment names
+// (empty for replay files, which name none).
+struct ResolvedDeployment {
+    traces::ReplayDeployment replay;
+    std::string model;
+    std::string device;  // the machine a general deployment names
+    std::string system;
+    traces::DeploymentStep step;
+};
+
+traces::DeploymentStep step_of(const validation::DeploymentConfig& d) {
+    traces::DeploymentStep s;
+    s.file = d.file;
+    s.name = d.name;
+    s.phase = d.phase == models::Phase::Train    ? traces::ReplayPhase::Train
+              : d.phase == models::Phase::Decode ? traces::ReplayPhase::Decode
+                                                 : traces::ReplayPhase::Prefill;
+    s.tp = d.parallel.tp;
+    s.ep = d.parallel.ep;
+    s.micro_batches = d.parallel.micro_batches;
+    s.batch = d.workload.batch;
+    s.input_len = d.workload.input_len;
+    s.context = d.workload.context;
+    s.mtp = d.workload.mtp;
+    s.absorbed = d.workload.attention == models::AttentionMode::Absorbed;
+    return s;
+}
+
+ResolvedDeployment general_deployment(const validation::DeploymentConfig& d) {
+    ResolvedDeployment r;
+    r.model = d.model;
+    r.device = d.device;
+    r.system = d.system;
+    r.step = step_of(d);
+    return r;
+}
+
+// A file is dispatched on its `schema`; anything else must be a built-in deployment name.
+ResolvedDeployment resolve_deployment(const std::string& arg) {
+    const std::filesystem::path p(arg);
+    if (std::filesystem::is_regular_file(p)) {
+        const std::string file = p.string();
+        const Json j = load_json_file(p);
+        std::string schema;
+        if (j.is_object()) {
+            auto it = j.find("schema");
+            if (it != j.end() && it->is_string()) schema = it->get<std::string>();
+        }
+        if (schema == kReplaySchema) {
+            ResolvedDeployment r;
+            r.replay = traces::parse_replay_deployment(j, file);
+            return r;
+        }
+        if (schema == kDeploymentSchema)
+            return general_deployment(validation::parse_deployment(j, file));
+        throw_input_error(
+            file, "schema",
+            std::string("expected \"") + kReplaySchema + "\" or \"" + kDeploymentSchema + "\"" +
+                (schema.empty() ? std::string(" (missing)") : " (got \"" + schema + "\")"));
+    }
+    const std::vector<std::string> names = validation::list_deployments();
+    if (std::find(names.begin(), names.end(), arg) == names.end()) {
+        std::string list;
+        for (const auto& n : names)
+            list += (list.empty() ? "" : ", ") + n;
+        throw InputError("replay: --deployment: unknown deployment '" + arg +
+                         "' (not a file; built-in: " + list + ")");
+    }
+    return general_deployment(validation::load_deployment(arg));
+}
+
+// The model the work comes from: --model, else the one a general deployment names. With both,
+// their shapes must agree in everything replay reads (the deployment's figures are for its
+// model); a different name with the same shapes (deepseek-r1 for deepseek-v3) is noted.
+models::ModelConfig replay_model(const std::string& arg,
+                                 const ResolvedDeployment& d,
+                                 std::vector<std::string>& notes) {
+    if (d.model.empty()) {
+        if (arg.empty()) {
+            throw_input_error(d.replay.file, "schema",
+                              std::string(kReplaySchema) +
+                                  " names no model: give --model (or use a " + kDeploymentSchema +
+                                  " deployment)");
+        }
+        return models::resolve_model_config(arg);
+    }
+    const std::string& file = d.step.file;
+    models::ModelConfig named;
+    try {
+        named = models::resolve_model_config(d.model);
+    } catch (const InputError& e) {
+        throw_input_error(file, "model", e.what());
+    }
+    if (arg.empty()) return named;
+    models::ModelConfig given = models::resolve_model_config(arg);
+    const std::string diff = traces::replay_shape_difference(named, given);
+    if (!diff.empty()) {
+        throw_input_error(file, "model",
+                          "the deployment is for " + d.model + "; --model " + arg +
+                              " has other shapes (" + diff + ")");
+    }
+    if (given.short_name() != named.short_name()) {
+        notes.push_back("--model " + arg + " has the shapes of the deployment's model " + d.model);
+    }
+    return given;
+}
+
 void run_replay(const ReplayOptions& o) {
     traces::RuleTable rules = traces::load_rule_table(o.rules);
-    if (o.model.empty() != o.deployment.empty())
+    if (!o.model.empty() && o.deployment.empty())
         throw InputError(
             "replay: --model and --deployment go together (model-derived work needs "
             "both)");
     std::optional<models::ModelConfig> model;
     std::optional<traces::ReplayDeployment> dep;
-    if (!o.model.empty()) {
-        model = models::resolve_model_config(o.model);
-        dep = traces::load_replay_deployment(o.deployment);
+    std::vector<std::string> dep_notes;
+    std::string model_name = o.model;
+    if (!o.deployment.empty()) {
+        ResolvedDeployment r = resolve_deployment(o.deployment);
+        model = replay_model(o.model, r, dep_notes);
+        if (r.model.empty()) {
+            dep = r.replay;
+        } else {
+            dep = traces::replay_deployment_from(r.step, *model);
+            if (model_name.empty()) model_name = r.model;
+            dep_notes.push_back("deployment " + dep->name + " (" + dep->schema + ", " +
+                                std::string(traces::replay_phase_name(r.step.phase)) + " on " +
+                                r.device + " / " + r.system +
+                                "): one micro-batch of its step; EP members per scale-up domain "
+                                "as many as fit on each device");
+            // Not an error: --from may name the same machine by a file path or another system.
+            if (o.from != r.device && o.from != r.system)
+                dep_notes.push_back("the deployment names device " + r.device + " and system " +
+                                    r.system + "; the trace is replayed from " + o.from);
+        }
     }
     devices::CostModel from = traces::load_cost_model(o.from);
     devices::CostModel to = traces::load_cost_model(o.to);
@@ -139,12 +274,13 @@ void run_replay(const ReplayOptions& o) {
     add_import_notes(c, trace, "trace");
     add_dependency_notes(c, trace, deps, "trace");
     c.notes.push_back("rule table: " + rules.file);
-    if (model)
-        c.notes.push_back("work from the model " + o.model + " and deployment " + dep->file +
-                          " (EP" + std::to_string(dep->ep) + ", " + std::to_string(dep->tokens) +
-                          " tokens per micro-batch, sequence " + std::to_string(dep->seq_len) +
-                          ")");
-    else
+    if (model) {
+        c.notes.push_back("work from the model " + model_name + " and deployment " +
+                          (dep->schema == kReplaySchema ? dep->file : dep->name) + " (" +
+                          traces::describe(*dep) + ")");
+        for (const auto& n : dep_notes)
+            c.notes.push_back(n);
+    } else
         c.notes.push_back(
             "work from measured durations through the cost models' probe ops "
             "(no --model/--deployment)");
@@ -206,8 +342,8 @@ void add_replay_command(CLI::App& app) {
         "Re-time a recorded profiler trace (PyTorch/Kineto, Chrome/Perfetto JSON, dssim traces) "
         "on another device, keeping streams, dependencies and overlap; or compare two traces "
         "(docs/replay.md).\n"
-        "Usage: dssim replay --trace T.json --from DEVICE --to DEVICE [--model M --deployment "
-        "FILE] --out DIR\n"
+        "Usage: dssim replay --trace T.json --from DEVICE --to DEVICE [--model M] [--deployment "
+        "NAME|FILE] --out DIR\n"
         "       dssim replay --diff A.json B.json --out DIR");
     auto opt = std::make_shared<ReplayOptions>();
     cmd->add_option("--trace", opt->trace,
@@ -221,10 +357,13 @@ void add_replay_command(CLI::App& app) {
                     "expert-parallel traffic sees.");
     cmd->add_option("--model", opt->model,
                     "Model (configs/models name or config.json) whose shapes give the work of "
-                    "GEMM, attention and dispatch/combine kernels; needs --deployment.");
+                    "GEMM, attention and dispatch/combine kernels; needs --deployment (default: "
+                    "the model a dssim-deployment/1 deployment names).");
     cmd->add_option("--deployment", opt->deployment,
-                    "Replay deployment file (schema dssim-replay-deployment/1: ep, "
-                    "tokens_per_micro_batch, seq_len[, members_per_domain]); needs --model.");
+                    "The deployment the trace was recorded under: a configs/deployments name or "
+                    "dssim-deployment/1 file (ep, tokens and sequence derived from its parallel "
+                    "layout and workload), or a replay deployment file (dssim-replay-deployment/1:"
+                    " ep, tokens_per_micro_batch, seq_len, ...; needs --model).");
     cmd->add_option("--diff", opt->diff, "Compare two traces A and B instead of replaying one.")
         ->expected(2);
     cmd->add_option("--out", opt->out,
@@ -239,6 +378,8 @@ void add_replay_command(CLI::App& app) {
         "Examples:\n"
         "  dssim replay --trace train.json --from h800 --to h100 --out out/h100\n"
         "  dssim replay --trace train.json --from h800 --to cloudmatrix-384 --out out/cm384\n"
+        "  dssim replay --trace train.json --from h800 --to ascend-910c --deployment "
+        "deepseek-v3-pretrain-h800 --out out/910c\n"
         "  dssim replay --diff out/h100/replayed.json out/cm384/replayed.json --out out/diff");
     cmd->callback([opt] {
         if (!opt->diff.empty()) {

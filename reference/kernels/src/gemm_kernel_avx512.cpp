@@ -40,6 +40,11 @@ void micro_kernel(
 
 // How far ahead in each row the codes are prefetched (bytes; measured).
 constexpr size_t kPrefetchAhead = 1024;
+// Prefetches go to L2, not L1: on Zen 4 (AVX-512 split into two 256-bit halves, so the kernel is
+// nearer its arithmetic limit) M = 1 from memory ran 19-21 GB/s with L1 prefetches and 27-29 with
+// L2 ones on the interleaved layout (2 threads, 2048 x 7168; wo's shape 22.7 -> 30.5), 22-24 ->
+// 24-25 on the plain one; on Zen 5 the two hints measured the same (bench/README.md).
+constexpr _mm_hint kPrefetchHint = _MM_HINT_T1;
 
 // Decode state shared by the row blocks of one 64-deep step: the step's table (low bytes in
 // tlo0/tlo1, high bytes in thi0/thi1, 64 magnitudes each) and two masks.
@@ -239,7 +244,7 @@ void gemv_e4m3(const uint8_t* const* w,
         for (int j = 0; j < 16 * NB; ++j) {
             const uintptr_t next = reinterpret_cast<uintptr_t>(w[j]) +
                                    (ahead < kc ? ahead : 16 * NB * row_step + (ahead - kc));
-            _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(next), kPrefetchHint);
         }
 #pragma GCC unroll 1
         for (size_t sub = 0; sub < 64; sub += 16) {
@@ -306,7 +311,7 @@ void gemv_e4m3_il(const uint8_t* w,
                 reinterpret_cast<uintptr_t>(w) + b * block_stride + 16 * p + kIlPrefetchAhead;
 #pragma GCC unroll 16
             for (size_t line = 0; line < 1024; line += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(next + line), _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(next + line), kPrefetchHint);
         }
 #pragma GCC unroll 1
         for (size_t sub = 0; sub < 64; sub += 16) {

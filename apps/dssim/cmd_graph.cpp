@@ -41,12 +41,8 @@ constexpr int64_t kDefaultLength = 4096;
 
 StepSpec step_from(const GraphOptions& o) {
     StepSpec s;
-    if (o.phase == "prefill") {
-        s.phase = Phase::Prefill;
-    } else if (o.phase == "decode") {
-        s.phase = Phase::Decode;
-    } else if (o.phase == "train") {
-        s.phase = Phase::Train;
+    if (auto p = phase_from_name(o.phase)) {
+        s.phase = *p;
     } else {
         throw_input_error("", "--phase",
                           "unknown phase '" + o.phase + "' (expected prefill, decode or train)");

@@ -127,9 +127,7 @@ traces::DeploymentStep step_of(const validation::DeploymentConfig& d) {
     traces::DeploymentStep s;
     s.file = d.file;
     s.name = d.name;
-    s.phase = d.phase == models::Phase::Train    ? traces::ReplayPhase::Train
-              : d.phase == models::Phase::Decode ? traces::ReplayPhase::Decode
-                                                 : traces::ReplayPhase::Prefill;
+    s.phase = d.phase;
     s.tp = d.parallel.tp;
     s.ep = d.parallel.ep;
     s.micro_batches = d.parallel.micro_batches;
@@ -239,8 +237,8 @@ void run_replay(const ReplayOptions& o) {
             dep = traces::replay_deployment_from(r.step, *model);
             if (model_name.empty()) model_name = r.model;
             dep_notes.push_back("deployment " + dep->name + " (" + dep->schema + ", " +
-                                std::string(traces::replay_phase_name(r.step.phase)) + " on " +
-                                r.device + " / " + r.system +
+                                std::string(models::phase_name(r.step.phase)) + " on " + r.device +
+                                " / " + r.system +
                                 "): one micro-batch of its step; EP members per scale-up domain "
                                 "as many as fit on each device");
             // Not an error: --from may name the same machine by a file path or another system.

@@ -35,6 +35,13 @@ std::string_view phase_name(Phase phase) {
     return "?";
 }
 
+std::optional<Phase> phase_from_name(std::string_view name) {
+    for (Phase p : {Phase::Prefill, Phase::Decode, Phase::Train}) {
+        if (name == phase_name(p)) return p;
+    }
+    return std::nullopt;
+}
+
 std::string_view attention_mode_name(AttentionMode mode) {
     return mode == AttentionMode::Absorbed ? "absorbed" : "naive";
 }

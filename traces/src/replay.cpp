@@ -215,18 +215,6 @@ Schedule recorded_schedule(const Trace& t, const Dependencies& deps) {
     return s;
 }
 
-std::string_view replay_phase_name(ReplayPhase phase) {
-    switch (phase) {
-        case ReplayPhase::Prefill:
-            return "prefill";
-        case ReplayPhase::Train:
-            return "train";
-        case ReplayPhase::Decode:
-            return "decode";
-    }
-    return "?";
-}
-
 ReplayDeployment parse_replay_deployment(const Json& j, const std::string& file) {
     if (!j.is_object()) throw_input_error(file, "schema", "expected a JSON object");
     JsonFields f(j, file);
@@ -244,12 +232,8 @@ ReplayDeployment parse_replay_deployment(const Json& j, const std::string& file)
     // attention over seq_len fresh tokens, up-projected K/V).
     d.context = f.integer_or("context", 0);
     const std::string phase = f.string_or("phase", "prefill");
-    if (phase == "prefill") {
-        d.phase = ReplayPhase::Prefill;
-    } else if (phase == "train") {
-        d.phase = ReplayPhase::Train;
-    } else if (phase == "decode") {
-        d.phase = ReplayPhase::Decode;
+    if (auto p = models::phase_from_name(phase)) {
+        d.phase = *p;
     } else {
         f.fail("phase", "'" + phase + "' is not one of: prefill, train, decode");
     }
@@ -275,7 +259,7 @@ std::string describe(const ReplayDeployment& d) {
     std::string s = "EP" + std::to_string(d.ep) + ", " + std::to_string(d.tokens) +
                     " tokens per micro-batch, sequence " + std::to_string(d.seq_len);
     if (d.context > 0) s += " after " + std::to_string(d.context) + " cached";
-    if (d.phase != ReplayPhase::Prefill) s += ", " + std::string(replay_phase_name(d.phase));
+    if (d.phase != models::Phase::Prefill) s += ", " + std::string(models::phase_name(d.phase));
     if (d.absorbed) s += ", absorbed attention";
     return s;
 }
@@ -294,7 +278,7 @@ ReplayDeployment replay_deployment_from(const DeploymentStep& s, const models::M
     if (s.batch < 1) throw_input_error(s.file, "workload.batch", "must be >= 1");
     if (s.input_len < 1) throw_input_error(s.file, "workload.input_len", "must be >= 1");
     if (s.context < 0) throw_input_error(s.file, "workload.context", "must be >= 0");
-    if (s.mtp && s.phase == ReplayPhase::Decode && m.num_nextn_predict_layers == 0) {
+    if (s.mtp && s.phase == models::Phase::Decode && m.num_nextn_predict_layers == 0) {
         throw_input_error(s.file, "workload.mtp",
                           "model " + std::string(m.short_name()) + " has no MTP module");
     }
@@ -314,17 +298,17 @@ ReplayDeployment replay_deployment_from(const DeploymentStep& s, const models::M
     // it: two micro-batches halve the sequences (the first half gets the odd one), or, with a
     // single prompt, its tokens (the first half has the same cached prefix).
     int64_t seqs = s.batch;
-    int64_t len = s.phase == ReplayPhase::Decode ? 1 : s.input_len;
+    int64_t len = s.phase == models::Phase::Decode ? 1 : s.input_len;
     if (s.micro_batches == 2) {
         if (seqs >= 2) {
             seqs -= seqs / 2;
-        } else if (s.phase != ReplayPhase::Decode && len >= 2) {
+        } else if (s.phase != models::Phase::Decode && len >= 2) {
             len -= len / 2;
         }
     }
     // A decode step verifies one draft per MTP module with the main model, so every sequence
     // carries 1 + drafts tokens through the GEMMs, the dispatch and the attention queries.
-    if (s.phase == ReplayPhase::Decode && s.mtp) len += m.num_nextn_predict_layers;
+    if (s.phase == models::Phase::Decode && s.mtp) len += m.num_nextn_predict_layers;
     d.seq_len = len;
     d.tokens = seqs * len;
     return d;
@@ -506,8 +490,8 @@ WorkSet model_work(const Category& c,
                  " rows, up+gate and down";
     } else if (c.model_work == "attention") {
         devices::AttentionWork a;
-        a.phase = d.phase == ReplayPhase::Decode ? devices::AttentionPhase::Decode
-                                                 : devices::AttentionPhase::Prefill;
+        a.phase = d.phase == models::Phase::Decode ? devices::AttentionPhase::Decode
+                                                   : devices::AttentionPhase::Prefill;
         a.batch = std::max<int64_t>(1, t / d.seq_len);
         a.q_len = d.seq_len;
         a.kv_len = d.context + d.seq_len;
@@ -520,7 +504,7 @@ WorkSet model_work(const Category& c,
         // A cache is read only where there is one (decode, or prefill after a cached prefix);
         // a fresh prefill's K/V come from the step's own projections and the kernel is
         // compute-bound, which is how files without a context have always been timed.
-        if (d.phase == ReplayPhase::Decode || d.context > 0) {
+        if (d.phase == models::Phase::Decode || d.context > 0) {
             const int64_t per_token =
                 d.absorbed ? r + dr
                            : m.num_attention_heads * (m.qk_nope_head_dim + dr + m.v_head_dim);
@@ -530,7 +514,7 @@ WorkSet model_work(const Category& c,
         w.attention.push_back(a);
         w.text = "model MLA attention " + std::to_string(a.batch) + "x" + std::to_string(d.seq_len);
         if (d.context > 0) w.text += " after " + std::to_string(d.context);
-        if (d.phase == ReplayPhase::Decode) w.text += " decode";
+        if (d.phase == models::Phase::Decode) w.text += " decode";
         if (d.absorbed) w.text += " absorbed";
     } else if (c.model_work == "dispatch" || c.model_work == "combine") {
         devices::CollectiveWork cw;

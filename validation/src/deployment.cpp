@@ -69,12 +69,8 @@ DeploymentConfig parse_deployment(const Json& json, const std::string& file) {
     d.device = root.string("device");
     d.system = root.string("system");
     const std::string phase = root.string("phase");
-    if (phase == "prefill") {
-        d.phase = models::Phase::Prefill;
-    } else if (phase == "decode") {
-        d.phase = models::Phase::Decode;
-    } else if (phase == "train") {
-        d.phase = models::Phase::Train;
+    if (auto p = models::phase_from_name(phase)) {
+        d.phase = *p;
     } else {
         root.fail("phase", "'" + phase + "' is not one of: prefill, decode, train");
     }

@@ -123,6 +123,13 @@ void check_dag(const OpGraph& g) {
 
 }  // namespace
 
+TEST_CASE("phase names round-trip; anything else is refused") {
+    for (Phase p : {Phase::Prefill, Phase::Decode, Phase::Train})
+        CHECK(phase_from_name(phase_name(p)) == p);
+    CHECK_FALSE(phase_from_name("Prefill").has_value());
+    CHECK_FALSE(phase_from_name("").has_value());
+}
+
 TEST_CASE("deepseek-v3, r1 and v3.1 totals match the published figures") {
     for (const char* name : {"deepseek-v3", "deepseek-r1", "deepseek-v3.1"}) {
         CAPTURE(name);

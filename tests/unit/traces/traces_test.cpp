@@ -286,12 +286,12 @@ TEST_CASE("replay deployment files: optional phase, context and attention keep o
     CHECK(dep.tokens == 4096);
     CHECK(dep.seq_len == 4096);
     CHECK(dep.context == 0);
-    CHECK(dep.phase == ReplayPhase::Prefill);
+    CHECK(dep.phase == models::Phase::Prefill);
     CHECK_FALSE(dep.absorbed);
     CHECK(describe(dep) == "EP64, 4096 tokens per micro-batch, sequence 4096");
 
     auto decode = load_replay_deployment(data("deployment-decode-ep128.json"));
-    CHECK(decode.phase == ReplayPhase::Decode);
+    CHECK(decode.phase == models::Phase::Decode);
     CHECK(decode.tokens == 64);
     CHECK(decode.seq_len == 1);
     CHECK(decode.context == 4096);
@@ -321,7 +321,7 @@ DeploymentStep pretrain_step() {
     DeploymentStep s;
     s.file = "pretrain.json";
     s.name = "deepseek-v3-pretrain-h800";
-    s.phase = ReplayPhase::Train;
+    s.phase = models::Phase::Train;
     s.ep = 64;
     s.micro_batches = 1;
     s.batch = 1;
@@ -337,7 +337,7 @@ TEST_CASE("general deployment -> replay fields: one micro-batch per phase") {
     ReplayDeployment train = replay_deployment_from(pretrain_step(), v3);
     auto file = load_replay_deployment(data("deployment-train-ep64.json"));
     CHECK(train.schema == "dssim-deployment/1");
-    CHECK(train.phase == ReplayPhase::Train);
+    CHECK(train.phase == models::Phase::Train);
     CHECK(train.ep == file.ep);
     CHECK(train.tokens == file.tokens);
     CHECK(train.seq_len == file.seq_len);
@@ -347,7 +347,7 @@ TEST_CASE("general deployment -> replay fields: one micro-batch per phase") {
 
     // Prefill (profile-prefill-h800): 16K tokens per GPU in two micro-batches of 2 prompts.
     DeploymentStep p = pretrain_step();
-    p.phase = ReplayPhase::Prefill;
+    p.phase = models::Phase::Prefill;
     p.ep = 32;
     p.micro_batches = 2;
     p.batch = 4;
@@ -367,7 +367,7 @@ TEST_CASE("general deployment -> replay fields: one micro-batch per phase") {
     // (two with V3's one MTP module), attending over the 4K cache.
     DeploymentStep d;
     d.file = "decode.json";
-    d.phase = ReplayPhase::Decode;
+    d.phase = models::Phase::Decode;
     d.ep = 128;
     d.micro_batches = 2;
     d.batch = 128;

@@ -49,6 +49,8 @@ std::string_view op_kind_name(OpKind kind);
 
 enum class Phase : uint8_t { Prefill, Decode, Train };
 std::string_view phase_name(Phase phase);
+// The inverse of phase_name ("prefill", "decode", "train"); nullopt for anything else.
+std::optional<Phase> phase_from_name(std::string_view name);
 // How MLA is computed: `Naive` up-projects K and V per token with wkv_b (prefill/training
 // form); `Absorbed` folds wkv_b into q and the output and attends over the latent cache
 // (the demo's default, DeepSeek's decode form).

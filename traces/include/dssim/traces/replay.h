@@ -22,6 +22,7 @@
 #include "dssim/base/json_reader.h"
 #include "dssim/devices/cost_model.h"
 #include "dssim/models/model_config.h"
+#include "dssim/models/op_graph.h"
 #include "dssim/traces/rules.h"
 #include "dssim/traces/trace.h"
 
@@ -63,12 +64,6 @@ Schedule recorded_schedule(const Trace& trace, const Dependencies& deps);
 // dependencies): start = max(end of stream predecessor, max end of producers + lag).
 Schedule list_schedule(const Trace& trace, const Dependencies& deps, const std::vector<Ns>& dur);
 
-// The phase a trace was recorded in, as far as the attention kernels' work goes: prefill and
-// training attend over the step's own new tokens (after an optional cached prefix); decode
-// attends with a few queries per sequence over a KV cache (its cost is reading that cache).
-enum class ReplayPhase : uint8_t { Prefill, Train, Decode };
-std::string_view replay_phase_name(ReplayPhase phase);
-
 // The deployment a trace was recorded under, as far as replay needs it. One micro-batch on
 // one device: the recorded kernels each process one micro-batch.
 struct ReplayDeployment {
@@ -80,7 +75,10 @@ struct ReplayDeployment {
     int64_t seq_len = 0;             // new tokens per sequence (the attention queries)
     int64_t context = 0;             // cached tokens per sequence before them
     int64_t members_per_domain = 0;  // EP members per scale-up domain (0: as many as fit)
-    ReplayPhase phase = ReplayPhase::Prefill;
+    // The phase the trace was recorded in, as far as the attention kernels' work goes: prefill
+    // and training attend over the step's own new tokens (after an optional cached prefix);
+    // decode attends with a few queries per sequence over a KV cache (its cost is reading it).
+    models::Phase phase = models::Phase::Prefill;
     bool absorbed = false;  // attention over the latent cache (MLA absorbed) vs up-projected K/V
 };
 // Schema `dssim-replay-deployment/1` (docs/replay.md): ep, tokens_per_micro_batch, seq_len,
@@ -97,7 +95,7 @@ std::string describe(const ReplayDeployment& d);
 struct DeploymentStep {
     std::string file;
     std::string name;
-    ReplayPhase phase = ReplayPhase::Prefill;
+    models::Phase phase = models::Phase::Prefill;
     int64_t tp = 1;
     int64_t ep = 1;
     int64_t micro_batches = 1;  // overlapped micro-batches per device step (1 or 2)

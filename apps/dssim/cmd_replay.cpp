@@ -8,7 +8,6 @@
 // may see both libraries (validation links the SystemC simulator, traces must not).
 // Writes DIR/replayed.json (re-timed Chrome/Perfetto trace; replay only), DIR/report.md,
 // DIR/report.html (SVG timelines of both sides) and DIR/report.json. docs/replay.md.
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -20,6 +19,7 @@
 #include "dssim/base/atomic_file.h"
 #include "dssim/base/error.h"
 #include "dssim/base/json_reader.h"
+#include "dssim/base/paths.h"
 #include "dssim/traces.h"
 #include "dssim/validation/deployment.h"
 
@@ -148,38 +148,32 @@ ResolvedDeployment general_deployment(const validation::DeploymentConfig& d) {
     return r;
 }
 
-// A file is dispatched on its `schema`; anything else must be a built-in deployment name.
+// A file, or a built-in name (configs/deployments), dispatched on its `schema`.
 ResolvedDeployment resolve_deployment(const std::string& arg) {
-    const std::filesystem::path p(arg);
-    if (std::filesystem::is_regular_file(p)) {
-        const std::string file = p.string();
-        const Json j = load_json_file(p);
-        std::string schema;
-        if (j.is_object()) {
-            auto it = j.find("schema");
-            if (it != j.end() && it->is_string()) schema = it->get<std::string>();
-        }
-        if (schema == kReplaySchema) {
-            ResolvedDeployment r;
-            r.replay = traces::parse_replay_deployment(j, file);
-            return r;
-        }
-        if (schema == kDeploymentSchema)
-            return general_deployment(validation::parse_deployment(j, file));
-        throw_input_error(
-            file, "schema",
-            std::string("expected \"") + kReplaySchema + "\" or \"" + kDeploymentSchema + "\"" +
-                (schema.empty() ? std::string(" (missing)") : " (got \"" + schema + "\")"));
+    std::filesystem::path p;
+    try {
+        p = resolve_config("deployments", arg, "deployment");
+    } catch (const InputError& e) {
+        throw InputError(std::string("replay: --deployment: ") + e.what());
     }
-    const std::vector<std::string> names = validation::list_deployments();
-    if (std::find(names.begin(), names.end(), arg) == names.end()) {
-        std::string list;
-        for (const auto& n : names)
-            list += (list.empty() ? "" : ", ") + n;
-        throw InputError("replay: --deployment: unknown deployment '" + arg +
-                         "' (not a file; built-in: " + list + ")");
+    const std::string file = p.string();
+    const Json j = load_json_file(p);
+    std::string schema;
+    if (j.is_object()) {
+        auto it = j.find("schema");
+        if (it != j.end() && it->is_string()) schema = it->get<std::string>();
     }
-    return general_deployment(validation::load_deployment(arg));
+    if (schema == kReplaySchema) {
+        ResolvedDeployment r;
+        r.replay = traces::parse_replay_deployment(j, file);
+        return r;
+    }
+    if (schema == kDeploymentSchema)
+        return general_deployment(validation::parse_deployment(j, file));
+    throw_input_error(
+        file, "schema",
+        std::string("expected \"") + kReplaySchema + "\" or \"" + kDeploymentSchema + "\"" +
+            (schema.empty() ? std::string(" (missing)") : " (got \"" + schema + "\")"));
 }
 
 // The model the work comes from: --model, else the one a general deployment names. With both,

@@ -399,16 +399,24 @@ std::string report_markdown(const Comparison& c) {
         if (!t.intro.empty()) o += t.intro + "\n\n";
         if (t.rows.empty()) continue;
         o += "|";
-        for (const auto& h : t.header)
-            o += " " + escape_md(h) + " |";
+        // Cells are appended piece by piece: `" " + std::string&&` draws a false GCC 12
+        // -Wrestrict warning (PR 105329).
+        for (const auto& h : t.header) {
+            o += ' ';
+            o += escape_md(h);
+            o += " |";
+        }
         o += "\n|";
         for (size_t i = 0; i < t.header.size(); ++i)
             o += "---|";
         o += "\n";
         for (const auto& r : t.rows) {
             o += "|";
-            for (const auto& cell : r)
-                o += " " + escape_md(cell) + " |";
+            for (const auto& cell : r) {
+                o += ' ';
+                o += escape_md(cell);
+                o += " |";
+            }
             o += "\n";
         }
         o += "\n";

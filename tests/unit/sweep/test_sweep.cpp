@@ -480,7 +480,7 @@ TEST_CASE("ranks agree on failures: one error on rank 0, PeerFailed elsewhere, n
     std::vector<std::vector<std::string>> got(3);
     errors = on_ranks(3, [&](Transport& t) {
         got[static_cast<size_t>(t.rank())] =
-            gather_agreed(&t, [&] { return "r" + std::to_string(t.rank()); });
+            gather_agreed(&t, [&] { return std::string("r").append(std::to_string(t.rank())); });
     });
     CHECK(got[0] == std::vector<std::string>{"r0", "r1", "r2"});
     CHECK(got[1].empty());

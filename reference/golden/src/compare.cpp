@@ -465,12 +465,20 @@ std::string CheckReport::table() const {
     }
     if (first_divergence) {
         const TensorReport& t = tensors[*first_divergence];
+        // The error statistics cover pairs where both sides are numbers, so a NaN or infinity
+        // on one side only is named here; otherwise a lone NaN would read as "max abs error 0".
+        char nonfinite[96] = "";
+        if (t.nonfinite > 0) {
+            std::snprintf(nonfinite, sizeof(nonfinite),
+                          " (%lld of them NaN or infinity on one side only)",
+                          static_cast<long long>(t.nonfinite));
+        }
         std::snprintf(line, sizeof(line),
                       "first divergence: %s (order %lld): %lld of %lld elements outside "
-                      "tolerance, max abs error %s\n",
+                      "tolerance%s, max abs error %s\n",
                       t.name.c_str(), static_cast<long long>(t.order),
                       static_cast<long long>(t.mismatches), static_cast<long long>(t.elements),
-                      fmt(t.max_abs).c_str());
+                      nonfinite, fmt(t.max_abs).c_str());
     } else {
         std::snprintf(line, sizeof(line), "first divergence: none\n");
     }

@@ -387,6 +387,10 @@ TEST_CASE("check: NaN in the candidate is a mismatch, not a crash; bad inputs ar
     REQUIRE(r.first_divergence.has_value());
     CHECK(r.tensors[*r.first_divergence].name == "step0/layers.0.ffn_residual");
     CHECK(r.tensors[*r.first_divergence].nonfinite == 1);
+    CHECK(r.table().find("first divergence: step0/layers.0.ffn_residual (order ") !=
+          std::string::npos);
+    CHECK(r.table().find("outside tolerance (1 of them NaN or infinity on one side only)") !=
+          std::string::npos);
 
     std::vector<HostTensor> bad = {cand[0]};
     bad[0].name = "step0/no_such_tensor";

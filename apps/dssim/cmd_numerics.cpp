@@ -1,4 +1,4 @@
-// `dssim numerics`: the number formats of reference/numerics from the command line.
+// `dssim numerics`: the number formats of numerics from the command line.
 //   convert  FP32 value(s) -> bits of a narrow format and the value those bits hold
 //   decode   bits -> value
 // Values are taken as trailing arguments (not a CLI11 positional) so that "-inf", "-nan" or
@@ -243,7 +243,7 @@ void add_numerics_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand(
         "numerics",
         "Number formats of the reference model (FP32, BF16, FP16, FP8 E4M3FN/E5M2, UE8M0, INT8): "
-        "convert values and decode bit patterns exactly as reference/numerics does "
+        "convert values and decode bit patterns exactly as numerics does "
         "(docs/numerics.md, \"Formats\").");
     cmd->require_subcommand(1);
     auto opt = std::make_shared<NumericsOptions>();

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "dssim/base/error.h"
+#include "dssim/models/parallel.h"
 
 namespace dssim::models {
 
@@ -93,8 +94,6 @@ class Builder {
   public:
     explicit Builder(OpGraph& graph)
         : g_(graph), c_(graph.config()), s_(graph.step()), p_(s_.plan) {
-        const int64_t b = s_.batch;
-        f_dp_ = static_cast<double>(ceil_div(b, p_.dp)) / static_cast<double>(b);
         fp8_ = c_.weight_format == WeightFormat::FP8;
     }
 
@@ -105,6 +104,7 @@ class Builder {
         q_main_ = s_.phase == Phase::Decode ? 1 + n_mtp : s_.seq;
         const int64_t t_main = b * q_main_;
         g_.set_main_tokens(t_main);
+        g_.set_mtp_modules(n_mtp);
         const bool all_logits = s_.logits_all_positions || s_.phase != Phase::Prefill;
 
         std::string h = embedding("embed", "tokens", t_main, -1, false);
@@ -165,7 +165,8 @@ class Builder {
 
     // Adds the op after computing its per-device share; returns its (first) output name.
     std::string add(Op op, std::span<const OpVertex> deps = {}) {
-        share(op);
+        op.devices = p_.devices;
+        op.per_device = device_share(c_, s_, op);
         std::string out = op.outputs.empty() ? op.name : op.outputs.front().name;
         fwd_.push_back(g_.add(std::move(op), deps));
         return out;
@@ -272,19 +273,7 @@ class Builder {
         // Ring all-reduce: each member sends 2(n-1)/n of its buffer.
         const double n = static_cast<double>(p_.tp);
         op.cost.comm_bytes = 2.0 * (n - 1.0) / n * payload * n;
-        op.devices = p_.devices;
-        op.per_device.comm_bytes = 2.0 * (n - 1.0) / n * payload * f_dp_;
-        op.per_device.act_read_bytes = payload * f_dp_;
-        op.per_device.act_write_bytes = payload * f_dp_;
-        op.per_device.vector_ops = op.cost.vector_ops / n * f_dp_;
-        return add_raw(std::move(op));
-    }
-
-    // Adds an op whose per_device was set by the caller.
-    std::string add_raw(Op op) {
-        std::string out = op.outputs.front().name;
-        fwd_.push_back(g_.add(std::move(op)));
-        return out;
+        return add(std::move(op));
     }
 
     std::string embedding(const std::string& name,
@@ -335,11 +324,7 @@ class Builder {
             ag.cost.act_read_bytes = full;
             ag.cost.act_write_bytes = full * n;
             ag.cost.comm_bytes = (n - 1.0) * full;  // every shard goes to n-1 peers
-            ag.devices = p_.devices;
-            ag.per_device.comm_bytes = (n - 1.0) / n * full * f_dp_;
-            ag.per_device.act_read_bytes = full / n * f_dp_;
-            ag.per_device.act_write_bytes = full * f_dp_;
-            logits = add_raw(std::move(ag));
+            logits = add(std::move(ag));
         }
         const bool train = s_.phase == Phase::Train;
         Op last = make(pre + (train ? "loss" : "sampling"), train ? OpKind::Loss : OpKind::Sampling,
@@ -363,6 +348,7 @@ class Builder {
         const int64_t hd = c_.hidden_size;
         std::string a = attention(layer, pre, rms_norm(pre + ".attn_norm", x, t, hd, layer), t, q);
         Op res = make(pre + ".attn_residual", OpKind::Elementwise, layer, Split::DataParallel);
+        res.role = OpRole::Residual;
         res.inputs = {tensor(x, {t, hd}), tensor(a, {t, hd})};
         res.outputs = {tensor(res.name, {t, hd})};
         res.cost.vector_ops = static_cast<double>(t) * hd;
@@ -378,6 +364,7 @@ class Builder {
             parts.push_back(mlp(pre + ".mlp", n, t, c_.intermediate_size, layer));
         }
         Op out = make(pre + ".ffn_residual", OpKind::Elementwise, layer, Split::DataParallel);
+        out.role = OpRole::Residual;
         for (const auto& p : parts)
             out.inputs.push_back(tensor(p, {t, hd}));
         out.outputs = {tensor(out.name, {t, hd})};
@@ -430,6 +417,10 @@ class Builder {
         ad.heads = nh;
         ad.queries_per_seq = q;
         ad.context = s_.context;
+        ad.nope_dim = dn;
+        ad.rope_dim = dr;
+        ad.value_dim = dv;
+        ad.latent_dim = r;
         // Causal: query j (1-based) of a sequence attends to context + j keys.
         ad.score_pairs =
             static_cast<double>(b) * (static_cast<double>(q) * s_.context + q * (q + 1) / 2.0);
@@ -450,6 +441,7 @@ class Builder {
         } else {
             // Absorbed: q_nope [t, nh, dn] x W_UK [nh, dn, r] -> [t, nh, r]
             Op uk = make(at + ".wkv_b.k", OpKind::Gemm, layer, Split::HeadParallel);
+            uk.role = OpRole::AbsorbedQuery;
             uk.inputs = {tensor(qv, {t, nh, dn + dr})};
             uk.outputs = {tensor(uk.name, {t, nh, r})};
             uk.weights = {wkv_b};
@@ -477,6 +469,7 @@ class Builder {
         if (s_.attention == AttentionMode::Absorbed) {
             // [t, nh, r] x W_UV [nh, r, dv] -> [t, nh * dv]
             Op uv = make(at + ".wkv_b.v", OpKind::Gemm, layer, Split::HeadParallel);
+            uv.role = OpRole::AbsorbedOutput;
             uv.inputs = {tensor(core_out, {t, nh, r})};
             uv.outputs = {tensor(uv.name, {t, nh * dv})};
             uv.weights = {wkv_b};
@@ -536,6 +529,7 @@ class Builder {
         gate.outputs = {tensor(gate.name + ".weights", {t, k}),
                         tensor(gate.name + ".indices", {t, k}, DType::I32)};
         gate.weights = {weight(gate.name, {ne, hd}, DType::BF16, false, layer)};
+        gate.routing = routing_of(c_);
         if (c_.has_gate_bias) {
             WeightRef bias = weight(gate.name + ".bias", {ne}, DType::F32, false, layer);
             bias.is_bias = true;
@@ -617,7 +611,10 @@ class Builder {
         }
         // Weighted sum of the k expert outputs per token, in expert-index order.
         Op ws = make(m + ".weighted_sum", OpKind::Elementwise, layer, Split::DataParallel);
-        ws.inputs = {tensor(y, {t, k, hd}), tensor(weights, {t, k})};
+        ws.role = OpRole::ExpertWeightedSum;
+        // The gate indices say which expert each of the k rows of a token came from.
+        ws.inputs = {tensor(y, {t, k, hd}), tensor(weights, {t, k}),
+                     tensor(indices, {t, k}, DType::I32)};
         ws.outputs = {tensor(ws.name, {t, hd})};
         ws.cost.vector_ops = 2.0 * pairs * hd;
         ws.cost.act_read_bytes = pairs * hd * kAct + pairs * kAct;
@@ -648,58 +645,6 @@ class Builder {
     static void set_expert_costs(OpGraph& g, int64_t layer, std::span<const double> load);
 
   private:
-    // ---- per-device shares --------------------------------------------------------------
-
-    void share(Op& op) const {
-        const double tp = static_cast<double>(p_.tp);
-        const OpCost& c = op.cost;
-        OpCost& d = op.per_device;
-        op.devices = p_.devices;
-        d = c;
-        auto scale_tokens = [&](double in_div, double out_div, double compute_div) {
-            d.flops = c.flops * f_dp_ / compute_div;
-            d.vector_ops = c.vector_ops * f_dp_ / compute_div;
-            d.act_read_bytes = c.act_read_bytes * f_dp_ / in_div;
-            d.act_write_bytes = c.act_write_bytes * f_dp_ / out_div;
-            d.kv_read_bytes = c.kv_read_bytes * f_dp_;
-            d.kv_write_bytes = c.kv_write_bytes * f_dp_;
-        };
-        switch (op.split) {
-            case Split::DataParallel:
-                scale_tokens(1, 1, 1);
-                break;
-            case Split::ColumnParallel:
-                scale_tokens(1, tp, tp);
-                d.weight_bytes = c.weight_bytes / tp;
-                break;
-            case Split::RowParallel:
-                scale_tokens(tp, 1, tp);
-                d.weight_bytes = c.weight_bytes / tp;
-                break;
-            case Split::HeadParallel:
-                scale_tokens(tp, tp, tp);
-                d.weight_bytes = c.weight_bytes / tp;
-                // The absorbed latent cache is shared by all heads: every TP rank reads it.
-                if (s_.attention == AttentionMode::Naive) {
-                    d.kv_read_bytes /= tp;
-                    d.kv_write_bytes /= tp;
-                }
-                break;
-            case Split::VocabParallel:
-                if (op.kind == OpKind::Embedding) {
-                    scale_tokens(1, 1, 1);
-                    d.weight_bytes = c.weight_bytes * f_dp_ / tp;
-                } else {
-                    scale_tokens(1, tp, tp);
-                    d.weight_bytes = c.weight_bytes / tp;
-                }
-                break;
-            case Split::ExpertParallel:
-            case Split::Collective:
-                break;  // set by their builders
-        }
-    }
-
     // ---- training backward ---------------------------------------------------------------
 
     void add_backward();
@@ -708,7 +653,6 @@ class Builder {
     const ModelConfig& c_;
     const StepSpec& s_;
     const ParallelPlan& p_;
-    double f_dp_ = 1;
     bool fp8_ = false;
     int64_t q_main_ = 1;
     std::vector<OpVertex> fwd_;
@@ -716,73 +660,9 @@ class Builder {
     std::vector<OpVertex> moe_comm_;
 };
 
-// Expert placement: with no redundant slots, expert e lives on EP rank e / (n / ep) (static
-// contiguous placement). With redundant slots, the `redundant` most loaded experts (ties: lower
-// index) get a second replica sharing their load equally, and the slots are placed greedily,
-// most loaded first, on the least loaded rank with a free slot (ties: lower rank) -- a simple
-// stand-in for DeepSeek's EPLB.
-struct Placement {
-    std::vector<double> tokens_per_device;
-    std::vector<int64_t> active_slots_per_device;
-};
-
-Placement place_experts(std::span<const double> load, int64_t ep, int64_t redundant) {
-    const auto ne = static_cast<int64_t>(load.size());
-    Placement pl;
-    pl.tokens_per_device.assign(static_cast<size_t>(ep), 0.0);
-    pl.active_slots_per_device.assign(static_cast<size_t>(ep), 0);
-    if (redundant == 0) {
-        const int64_t per = ne / ep;
-        for (int64_t e = 0; e < ne; ++e) {
-            pl.tokens_per_device[static_cast<size_t>(e / per)] += load[static_cast<size_t>(e)];
-            if (load[static_cast<size_t>(e)] > 0)
-                ++pl.active_slots_per_device[static_cast<size_t>(e / per)];
-        }
-        return pl;
-    }
-    std::vector<int64_t> order(static_cast<size_t>(ne));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-        return load[static_cast<size_t>(a)] > load[static_cast<size_t>(b)];
-    });
-    std::vector<double> slot_load(load.begin(), load.end());
-    std::vector<double> slots;  // loads of all slots
-    for (int64_t i = 0; i < redundant && i < ne; ++i) {
-        slot_load[static_cast<size_t>(order[static_cast<size_t>(i)])] /= 2.0;
-    }
-    for (int64_t e = 0; e < ne; ++e)
-        slots.push_back(slot_load[static_cast<size_t>(e)]);
-    for (int64_t i = 0; i < redundant && i < ne; ++i) {
-        slots.push_back(slot_load[static_cast<size_t>(order[static_cast<size_t>(i)])]);
-    }
-    std::vector<size_t> sorder(slots.size());
-    std::iota(sorder.begin(), sorder.end(), size_t{0});
-    std::stable_sort(sorder.begin(), sorder.end(),
-                     [&](size_t a, size_t b) { return slots[a] > slots[b]; });
-    const int64_t cap = (ne + redundant) / ep;
-    std::vector<int64_t> used(static_cast<size_t>(ep), 0);
-    for (size_t s : sorder) {
-        size_t best = 0;
-        bool found = false;
-        for (size_t d = 0; d < static_cast<size_t>(ep); ++d) {
-            if (used[d] >= cap) continue;
-            if (!found || pl.tokens_per_device[d] < pl.tokens_per_device[best]) {
-                best = d;
-                found = true;
-            }
-        }
-        ++used[best];
-        pl.tokens_per_device[best] += slots[s];
-        if (slots[s] > 0) ++pl.active_slots_per_device[best];
-    }
-    return pl;
-}
-
 void Builder::set_expert_costs(OpGraph& g, int64_t layer, std::span<const double> load) {
     const ModelConfig& c = g.config();
-    const ParallelPlan& p = g.step().plan;
-    const bool ep = p.ep > 1;
-    const double tp = static_cast<double>(p.tp);
+    const StepSpec& step = g.step();
     const int64_t hd = c.hidden_size, mi = c.moe_intermediate_size;
     const std::string m = layer_prefix(c, layer) + ".moe";
     double pairs = 0;
@@ -791,24 +671,13 @@ void Builder::set_expert_costs(OpGraph& g, int64_t layer, std::span<const double
         pairs += v;
         if (v > 0) ++active;
     }
-    const Placement pl = place_experts(load, p.ep, ep ? p.redundant_experts : 0);
-    size_t busiest = 0;
-    for (size_t d = 1; d < pl.tokens_per_device.size(); ++d) {
-        if (pl.tokens_per_device[d] > pl.tokens_per_device[busiest]) busiest = d;
-    }
-    // devices / ep replicas of the expert set each serve an equal share of the tokens.
-    const double groups = static_cast<double>(p.devices / p.ep);
-    const double busy_pairs = pl.tokens_per_device[busiest] / groups;
-    const double busy_active = static_cast<double>(pl.active_slots_per_device[busiest]);
-    const int64_t batch = g.step().batch;
-    const double f_dp = static_cast<double>((batch + p.dp - 1) / p.dp) / static_cast<double>(batch);
-
-    ExpertLoad info;
-    info.tokens_per_expert.assign(load.begin(), load.end());
-    info.tokens_per_device = pl.tokens_per_device;
-    info.slots_per_device = (c.n_routed_experts + (ep ? p.redundant_experts : 0)) / p.ep;
-
-    const double fp8_pair = hd + 4.0 * ceil_div(hd, kActTile);  // FP8 payload + scales
+    const ExpertLoad info = expert_load_under_plan(c, step.plan, load);
+    // Logical costs here; the busiest device's share from models/parallel.
+    auto set_share = [&](Op& op) {
+        op.experts = info;
+        op.devices = step.plan.devices;
+        op.per_device = device_share(c, step, op);
+    };
     for (const char* proj : {"w1", "w3", "w2"}) {
         auto v = g.find(m + ".experts." + proj);
         if (!v) continue;
@@ -818,64 +687,34 @@ void Builder::set_expert_costs(OpGraph& g, int64_t layer, std::span<const double
         const double in_bytes = op.inputs[0].dtype == DType::F8E4M3 ? 1.0 + 4.0 / kActTile : kAct;
         const double expert_bytes = static_cast<double>(op.weights[0].stored_bytes(c)) /
                                     static_cast<double>(c.n_routed_experts);
-        op.experts = info;
         op.cost = OpCost{};
         op.cost.flops = 2.0 * pairs * n_dim * k_dim;
         op.cost.weight_bytes = expert_bytes * active;
         op.cost.act_read_bytes = pairs * k_dim * in_bytes;
         op.cost.act_write_bytes = pairs * n_dim * kAct;
-        op.devices = p.devices;
-        if (ep) {
-            op.per_device = OpCost{};
-            op.per_device.flops = 2.0 * busy_pairs * n_dim * k_dim;
-            op.per_device.weight_bytes = expert_bytes * busy_active;
-            op.per_device.act_read_bytes = busy_pairs * k_dim * in_bytes;
-            op.per_device.act_write_bytes = busy_pairs * n_dim * kAct;
-        } else {
-            // Replicated per DP rank, tensor-parallel within: w1/w3 column, w2 row.
-            op.per_device = OpCost{};
-            op.per_device.flops = op.cost.flops * f_dp / tp;
-            op.per_device.weight_bytes = op.cost.weight_bytes / tp;
-            op.per_device.act_read_bytes = op.cost.act_read_bytes * f_dp / (down ? tp : 1.0);
-            op.per_device.act_write_bytes = op.cost.act_write_bytes * f_dp / (down ? 1.0 : tp);
-        }
+        set_share(op);
     }
     if (auto v = g.find(m + ".experts.swiglu")) {
         Op& op = g.op(*v);
-        op.experts = info;
         op.cost.vector_ops = 5.0 * pairs * mi;
         op.cost.act_read_bytes = 2.0 * pairs * mi * kAct;
         op.cost.act_write_bytes = pairs * mi * kAct;
-        const double f = ep ? (pairs > 0 ? busy_pairs / pairs : 0.0) : f_dp / tp;
-        op.per_device = OpCost{};
-        op.per_device.vector_ops = op.cost.vector_ops * f;
-        op.per_device.act_read_bytes = op.cost.act_read_bytes * f;
-        op.per_device.act_write_bytes = op.cost.act_write_bytes * f;
+        set_share(op);
     }
-    // All-to-all: each token-expert pair whose expert is on another rank crosses the network
-    // once (the per-pair form of DeepEP's low-latency kernels). Uniform sources: a rank sends
-    // (ep-1)/ep of its pairs; the busiest rank receives the remote share of its load.
-    const double e = static_cast<double>(p.ep);
+    // All-to-all: every token-expert pair whose expert is on another rank crosses the network
+    // once; uniform sources send (ep-1)/ep of their pairs.
+    const double e = static_cast<double>(step.plan.ep);
     const double remote = (e - 1.0) / e;
-    // Source tokens: each DP rank's share, spread over its TP ranks (sequence parallel).
-    const double src_pairs = pairs * f_dp / tp;
-    for (const char* name : {"dispatch", "combine"}) {
-        auto v = g.find(m + "." + name);
+    for (OpKind kind : {OpKind::Dispatch, OpKind::Combine}) {
+        auto v = g.find(m + (kind == OpKind::Dispatch ? ".dispatch" : ".combine"));
         if (!v) continue;
         Op& op = g.op(*v);
-        const double per_pair = std::string_view(name) == "dispatch" ? fp8_pair : hd * kAct;
-        op.experts = info;
-        op.devices = p.devices;
+        const double per_pair = ep_bytes_per_copy(c, kind);
         op.cost = OpCost{};
         op.cost.comm_bytes = pairs * per_pair * remote;
         op.cost.act_read_bytes = pairs * per_pair;
         op.cost.act_write_bytes = pairs * per_pair;
-        const double sent = src_pairs * per_pair * remote;
-        const double received = busy_pairs * per_pair * remote;
-        op.per_device = OpCost{};
-        op.per_device.comm_bytes = std::max(sent, received);
-        op.per_device.act_read_bytes = std::max(src_pairs, busy_pairs) * per_pair;
-        op.per_device.act_write_bytes = op.per_device.act_read_bytes;
+        set_share(op);
     }
     // Training graphs: the B and W ops follow their forward op.
     for (const char* name : {".experts.w1", ".experts.w3", ".experts.swiglu", ".experts.w2",
@@ -981,19 +820,16 @@ void Builder::add_backward() {
                 SyncGroup sg;
                 sg.name = gname;
                 sg.layer = f.layer;
-                sg.replicas = expert && p_.ep > 1 ? p_.devices / p_.ep : p_.dp;
+                sg.replicas = gradient_replicas(p_, expert);
                 groups.push_back(std::move(sg));
             }
             SyncGroup& sg = groups[gi->second];
             sg.w_ops.push_back(wv);
-            // Parameters held per device: TP-sharded splits divide them.
-            const double per_dev =
-                expert && p_.ep > 1 ? params * static_cast<double>(p_.expert_slots_per_device(c_)) /
-                                          static_cast<double>(c_.n_routed_experts)
-                                    : (f.split == Split::DataParallel ? params : params / p_.tp);
+            // Parameters held per device (models/parallel).
+            const double per_dev = device_params(c_, p_, f, params);
             sg.params += per_dev;
             // absorbed attention reads wkv_b twice; count its parameters once
-            if (f.name.ends_with(".wkv_b.v")) sg.params -= per_dev;
+            if (f.role == OpRole::AbsorbedOutput) sg.params -= per_dev;
         }
     }
     for (SyncGroup& sg : groups) {
@@ -1008,13 +844,8 @@ void Builder::add_backward() {
         op.inputs = {tensor(sg.name + ".local", {n_params}, DType::F32)};
         op.outputs = {tensor(sg.name + ".synced", {n_params}, DType::F32)};
         op.comm = CommGroup{sg.replicas, p_.devices / sg.replicas, DType::F32};
-        const double payload = sg.params * kGradBytes;
-        const double n = static_cast<double>(sg.replicas);
         op.devices = p_.devices;
-        op.per_device.comm_bytes = 2.0 * (n - 1.0) / n * payload;
-        op.per_device.act_read_bytes = payload;
-        op.per_device.act_write_bytes = payload;
-        op.per_device.vector_ops = sg.params * (n - 1.0) / n;
+        op.per_device = grad_sync_share(sg.params, sg.replicas);
         op.cost = op.per_device;
         op.cost.comm_bytes *= static_cast<double>(p_.devices);
         op.cost.act_read_bytes *= static_cast<double>(p_.devices);
@@ -1027,6 +858,12 @@ void Builder::add_backward() {
 }  // namespace
 
 // ---- OpGraph ------------------------------------------------------------------------------
+
+std::optional<OpVertex> OpGraph::producer(std::string_view tensor_name) const {
+    auto it = producer_.find(std::string(tensor_name));
+    if (it == producer_.end()) return std::nullopt;
+    return it->second;
+}
 
 std::optional<OpVertex> OpGraph::find(std::string_view name) const {
     auto it = by_name_.find(std::string(name));

@@ -60,6 +60,34 @@ std::string_view pass_name(Pass pass) {
     return "?";
 }
 
+std::string_view op_role_name(OpRole role) {
+    switch (role) {
+        case OpRole::None:
+            return "none";
+        case OpRole::AbsorbedQuery:
+            return "absorbed_query";
+        case OpRole::AbsorbedOutput:
+            return "absorbed_output";
+        case OpRole::Residual:
+            return "residual";
+        case OpRole::ExpertWeightedSum:
+            return "expert_weighted_sum";
+    }
+    return "?";
+}
+
+Routing routing_of(const ModelConfig& config) {
+    Routing r;
+    r.experts = config.n_routed_experts;
+    r.top_k = config.num_experts_per_tok;
+    r.groups = config.n_group;
+    r.groups_kept = config.topk_group;
+    r.score = config.scoring_func;
+    r.scaling = config.routed_scaling_factor;
+    r.normalise = config.norm_topk_prob;
+    return r;
+}
+
 std::string_view split_name(Split split) {
     switch (split) {
         case Split::DataParallel:

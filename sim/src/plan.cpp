@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "dssim/base/error.h"
+#include "dssim/models/parallel.h"
 
 namespace dssim::sim::detail {
 
@@ -22,10 +23,6 @@ using models::OpKind;
 using models::Split;
 
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) {
-    return (a + b - 1) / b;
-}
 
 // A matmul runs in FP8 only when both its weights and its input are FP8 (the act_quant +
 // fp8_gemm path); FP8 weights with BF16 inputs are dequantised (the demo's BF16 path).
@@ -332,13 +329,14 @@ class ShapeBuilder {
             // The second half's attention reads the first half's keys of the same layer.
             const MicroBatch& a = p_.mbs[0];
             const MicroBatch& b = p_.mbs[1];
+            // The core's inputs are [query, query rope, keys/values, key rope]: the first half's
+            // producers of the last two (same tensor names in both graphs) feed it.
             for (models::OpVertex v : b.order) {
                 const models::Op& op = b.graph->op(v);
                 if (op.kind != OpKind::MlaAttention) continue;
-                const std::string pre =
-                    op.name.substr(0, op.name.size() - std::string(".core").size());
-                for (const char* dep : {".kv_norm", ".rope_k", ".wkv_b"}) {
-                    if (auto u = a.graph->find(pre + dep)) link(index[0][*u], index[1][v]);
+                for (size_t i = 2; i < op.inputs.size(); ++i) {
+                    if (auto u = a.graph->producer(op.inputs[i].name))
+                        link(index[0][*u], index[1][v]);
                 }
             }
         }
@@ -356,16 +354,20 @@ class ShapeBuilder {
         for (PlanOp& po : p_.ops) {
             if (po.stream == Stream::Comm) {
                 po.comm = static_cast<int32_t>(p_.comm.size());
-                p_.comm.push_back(comm_info(*po.op));
+                p_.comm.push_back(
+                    comm_info(p_.mbs[static_cast<size_t>(po.micro_batch)].graph->step(), *po.op));
                 continue;
             }
+            const models::StepSpec& step =
+                p_.mbs[static_cast<size_t>(po.micro_batch)].graph->step();
             const bool expert = po.op->split == Split::ExpertParallel;
             if (expert && p_.mode == Mode::Full && p_.ep > 1) {
                 po.per_rank = true;
                 for (int64_t r = 0; r < p_.ep; ++r)
-                    po.request.push_back(request(request_for(*po.op, r)));
+                    po.request.push_back(request(request_for(step, *po.op, r)));
             } else {
-                po.request.push_back(request(request_for(*po.op, busiest_rank(*po.op))));
+                po.request.push_back(
+                    request(request_for(step, *po.op, models::busiest_rank(*po.op))));
             }
         }
     }
@@ -399,107 +401,57 @@ class ShapeBuilder {
         }
     }
 
-    static int64_t busiest_rank(const models::Op& op) {
-        const auto& t = op.experts.tokens_per_device;
-        int64_t best = 0;
-        for (size_t r = 1; r < t.size(); ++r) {
-            if (t[r] > t[static_cast<size_t>(best)]) best = static_cast<int64_t>(r);
-        }
-        return best;
-    }
-
-    // Per-device rows of a token-split op (the step holds dp equal DP shares).
-    int64_t rows(int64_t global_rows) const { return ceil_div(global_rows, p_.dp); }
-
-    // The cost-model call timing `op` on EP rank `rank` (docs/simulator.md, "Plan").
-    CostRequest request_for(const models::Op& op, int64_t rank) const {
-        const int64_t tp = p_.tp;
+    // The cost-model call timing `op` on EP rank `rank`; the per-device shapes come from
+    // models/parallel (docs/simulator.md, "Plan").
+    CostRequest request_for(const models::StepSpec& step,
+                            const models::Op& op,
+                            int64_t rank) const {
         CostRequest q;
         switch (op.kind) {
             case OpKind::Gemm:
             case OpKind::Head:
             case OpKind::Gate: {
-                int64_t m = rows(op.gemm.m), n = op.gemm.n, k = op.gemm.k, batch = op.gemm.batch;
-                switch (op.split) {
-                    case Split::ColumnParallel:
-                    case Split::VocabParallel:
-                        n /= tp;
-                        break;
-                    case Split::RowParallel:
-                        k /= tp;
-                        break;
-                    case Split::HeadParallel:
-                        batch /= tp;
-                        break;
-                    default:
-                        break;
-                }
+                const models::GemmDims g = models::device_gemm(step, op);
                 const Precision prec = matmul_precision(op);
                 q.unit = Unit::Matrix;
-                if (batch > 1) {
+                if (g.batch > 1) {
                     // Per-head products (absorbed wkv_b halves): one kernel over `batch` groups.
                     q.call = CostRequest::Call::GroupedGemm;
-                    q.grouped.m_per_group.assign(static_cast<size_t>(batch), m);
-                    q.grouped.n = n;
-                    q.grouped.k = k;
+                    q.grouped.m_per_group.assign(static_cast<size_t>(g.batch), g.m);
+                    q.grouped.n = g.n;
+                    q.grouped.k = g.k;
                     q.grouped.dtype = prec;
                 } else {
                     q.call = CostRequest::Call::Gemm;
-                    q.gemm = devices::GemmShape{m, n, k, prec, Precision::BF16};
+                    q.gemm = devices::GemmShape{g.m, g.n, g.k, prec, Precision::BF16};
                 }
                 return q;
             }
             case OpKind::GroupedGemm: {
                 q.call = CostRequest::Call::GroupedGemm;
                 q.unit = Unit::Matrix;
+                const models::DeviceGroupedGemm g = models::device_grouped_gemm(c_, step, op, rank);
                 devices::GroupedGemmShape& s = q.grouped;
-                s.n = op.gemm.n;
-                s.k = op.gemm.k;
+                s.n = g.n;
+                s.k = g.k;
                 s.dtype = matmul_precision(op);
-                const auto& load = op.experts;
-                std::vector<double> rows_per_group;
-                if (p_.ep > 1) {
-                    const double groups = static_cast<double>(p_.devices / p_.ep);
-                    const int64_t slots = load.slots_per_device;
-                    if (dep_.redundant_experts == 0) {
-                        // Static placement: rank r holds experts [r*per, (r+1)*per).
-                        const int64_t per = c_.n_routed_experts / p_.ep;
-                        for (int64_t e = rank * per; e < (rank + 1) * per; ++e) {
-                            rows_per_group.push_back(
-                                load.tokens_per_expert[static_cast<size_t>(e)] / groups);
-                        }
-                    } else {
-                        // EPLB placement is internal to the graph: spread the rank's pairs
-                        // evenly over its slots.
-                        const double pairs =
-                            load.tokens_per_device[static_cast<size_t>(rank)] / groups;
-                        rows_per_group.assign(static_cast<size_t>(slots),
-                                              pairs / static_cast<double>(slots));
-                    }
-                } else {
-                    if (op.split == Split::ColumnParallel) s.n /= tp;
-                    if (op.split == Split::RowParallel) s.k /= tp;
-                    for (double e : load.tokens_per_expert)
-                        rows_per_group.push_back(e / static_cast<double>(p_.dp));
-                }
-                s.m_per_group = integer_split(rows_per_group);
+                s.m_per_group = integer_split(g.rows_per_group);
                 return q;
             }
             case OpKind::MlaAttention: {
                 q.call = CostRequest::Call::Attention;
                 q.unit = Unit::Matrix;
-                const models::AttentionDims& a = op.attention;
+                const models::DeviceAttention a = models::device_attention(step, op);
                 devices::AttentionWork& w = q.attention;
-                w.phase = wl_.phase == models::Phase::Decode ? devices::AttentionPhase::Decode
-                                                             : devices::AttentionPhase::Prefill;
-                w.batch = ceil_div(a.sequences, p_.dp);
+                w.phase = step.phase == models::Phase::Decode ? devices::AttentionPhase::Decode
+                                                              : devices::AttentionPhase::Prefill;
+                w.batch = a.sequences;
                 w.q_len = a.queries_per_seq;
-                w.kv_len = a.context + a.queries_per_seq;
-                w.heads = a.heads / tp;
+                w.kv_len = a.keys_per_seq;
+                w.heads = a.heads;
                 w.qk_head_dim = a.qk_dim;
                 w.v_head_dim = a.v_dim;
-                w.kv_bytes_per_token = static_cast<double>(a.cache_bytes_per_token);
-                if (wl_.attention == models::AttentionMode::Naive) w.kv_bytes_per_token /= tp;
+                w.kv_bytes_per_token = a.cache_bytes_per_token;
                 w.dtype = Precision::BF16;  // DeepSeek runs the MLA core in BF16
                 return q;
             }
@@ -511,7 +463,7 @@ class ShapeBuilder {
                 models::OpCost d = op.per_device;
                 if (op.split == Split::ExpertParallel && p_.ep > 1) {
                     const auto& t = op.experts.tokens_per_device;
-                    const double busy = t[static_cast<size_t>(busiest_rank(op))];
+                    const double busy = t[static_cast<size_t>(models::busiest_rank(op))];
                     const double f = busy > 0 ? t[static_cast<size_t>(rank)] / busy : 0.0;
                     d.act_read_bytes *= f;
                     d.act_write_bytes *= f;
@@ -527,88 +479,41 @@ class ShapeBuilder {
         }
     }
 
-    CommInfo comm_info(const models::Op& op) const {
+    CommInfo comm_info(const models::StepSpec& step, const models::Op& op) const {
         CommInfo ci;
         if (op.kind == OpKind::Dispatch || op.kind == OpKind::Combine) {
+            const models::AllToAllShape a = models::all_to_all_shape(c_, step, op);
             ci.pattern = CommPattern::AllToAll;
-            ci.group = p_.ep;
+            ci.group = a.group;
             ci.to_expert = op.kind == OpKind::Dispatch;
-            const double groups = static_cast<double>(p_.devices / p_.ep);
-            const double e = static_cast<double>(p_.ep);
-            for (double t : op.experts.tokens_per_device)
-                ci.rank_pairs.push_back(t / groups / e);
-            const int64_t hd = c_.hidden_size;
-            // Dispatch carries FP8 values with one FP32 scale per 128; combine BF16.
-            ci.pair_bytes = op.kind == OpKind::Dispatch
-                                ? static_cast<double>(hd + 4 * ceil_div(hd, 128))
-                                : static_cast<double>(hd) * 2.0;
+            ci.rank_pairs = a.rank_pair_copies;
+            ci.pair_bytes = a.bytes_per_copy;
             return ci;
         }
         // Ring all-reduce (reduce-scatter + all-gather) or all-gather over the TP group.
+        const models::RingShape r = models::ring_shape(op);
         ci.pattern = CommPattern::Ring;
-        ci.group = op.comm.size;
-        const double n = static_cast<double>(op.comm.size);
-        if (op.kind == OpKind::AllReduce) {
-            ci.steps = 2 * (op.comm.size - 1);
-            ci.step_bytes = op.per_device.act_read_bytes / n;
-        } else {
-            ci.steps = op.comm.size - 1;
-            ci.step_bytes =
-                ci.steps > 0 ? op.per_device.comm_bytes / static_cast<double>(ci.steps) : 0.0;
-        }
-        ci.ring_hbm_bytes = op.per_device.act_read_bytes + op.per_device.act_write_bytes;
+        ci.group = r.group;
+        ci.steps = r.steps;
+        ci.step_bytes = r.step_bytes;
+        ci.ring_hbm_bytes = r.hbm_bytes;
         return ci;
     }
 
     // ---- memory -----------------------------------------------------------------------------
 
     void account_memory() {
-        MemoryUse& mu = p_.memory;
-        const models::OpGraph& g = *p_.mbs[0].graph;
-        std::set<std::string> seen;
-        const double tp = static_cast<double>(p_.tp);
-        for (models::OpVertex v : p_.mbs[0].order) {
-            const models::Op& op = g.op(v);
-            for (const auto& w : op.weights) {
-                if (!seen.insert(w.name).second) continue;
-                const double bytes = static_cast<double>(w.stored_bytes(c_));
-                double share = bytes;
-                if (op.kind == OpKind::GroupedGemm) {
-                    share = p_.ep > 1 ? bytes / static_cast<double>(c_.n_routed_experts) *
-                                            static_cast<double>(op.experts.slots_per_device)
-                                      : bytes / tp;
-                } else if (op.split != Split::DataParallel) {
-                    share = bytes / tp;
-                }
-                mu.weights += share;
-                if (w.block_scaled) {
-                    const double fraction = bytes > 0 ? share / bytes : 0.0;
-                    const double elements = static_cast<double>(w.params());
-                    p_.fp8_weight_elements += elements * fraction;
-                    p_.fp8_weight_scale_bytes += (bytes - elements) * fraction;
-                }
-            }
-            if (op.kind == OpKind::MlaAttention) {
-                // Every sequence keeps its cached and new tokens (the latent cache is shared by
-                // the heads, so TP ranks each hold it; the naive cache is split by heads).
-                const int64_t n_new = wl_.phase == models::Phase::Prefill
-                                          ? wl_.input_len
-                                          : op.attention.queries_per_seq;
-                double per_token = static_cast<double>(op.attention.cache_bytes_per_token);
-                if (wl_.attention == models::AttentionMode::Naive) per_token /= tp;
-                mu.kv_cache += static_cast<double>(wl_.batch) *
-                               static_cast<double>(wl_.context + n_new) * per_token;
-            }
-        }
-        // Activations: the largest op's inputs and outputs, once per micro-batch in flight.
-        for (const MicroBatch& mb : p_.mbs) {
-            double peak = 0;
-            for (models::OpVertex v : mb.order) {
-                const models::OpCost& d = mb.graph->op(v).per_device;
-                peak = std::max(peak, d.act_read_bytes + d.act_write_bytes);
-            }
-            mu.activations += peak;
-        }
+        std::vector<const models::OpGraph*> graphs;
+        for (const MicroBatch& mb : p_.mbs)
+            graphs.push_back(mb.graph.get());
+        // Prefill: every sequence caches its whole prompt, whichever micro-batch computed it.
+        const int64_t new_tokens = wl_.phase == models::Phase::Prefill ? wl_.input_len : 0;
+        const models::DeviceMemoryShare m = models::device_memory(graphs, wl_.batch, new_tokens);
+        p_.memory.weights = m.weights;
+        p_.memory.kv_cache = m.kv_cache;
+        p_.memory.activations = m.activations;
+        p_.fp8_weight_elements = m.fp8_weight_elements;
+        p_.fp8_weight_scale_bytes = m.fp8_weight_scale_bytes;
     }
 
     const models::ModelConfig& c_;
@@ -835,7 +740,8 @@ SimResult step_result(const models::ModelConfig& model,
     const double step_s = static_cast<double>(step_ps) * 1e-12;
 
     const bool prefill = wl.phase == models::Phase::Prefill;
-    const double n_mtp = wl.mtp ? static_cast<double>(model.num_nextn_predict_layers) : 0.0;
+    // MTP modules the step ran (each verifies one draft per sequence in decode).
+    const double n_mtp = static_cast<double>(plan.mbs().front().graph->mtp_modules());
     const double per_seq =
         prefill ? static_cast<double>(wl.input_len) : 1.0 + n_mtp * wl.mtp_acceptance;
     r.tokens_per_step = static_cast<double>(plan.devices) * static_cast<double>(wl.batch) * per_seq;
@@ -864,7 +770,7 @@ Plan build_plan(const models::ModelConfig& model,
                 PlanCache* cache) {
     const int64_t dp = check_inputs(hw, dep, wl, opt);
     for (const auto& [layer, loads] : opt.expert_loads) {
-        if (layer >= model.num_hidden_layers && !wl.mtp) {
+        if (model.is_mtp_layer(layer) && !wl.mtp) {
             throw_input_error("", "--expert-loads",
                               "layer " + std::to_string(layer) +
                                   " belongs to the MTP module, which runs only with --mtp");

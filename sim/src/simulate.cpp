@@ -73,8 +73,9 @@ std::map<int64_t, std::vector<double>> load_expert_loads(const std::string& path
                                  " has no routed experts");
         }
         std::vector<double> loads = layers.numbers(key);
-        if (static_cast<int64_t>(loads.size()) != model.n_routed_experts) {
-            layers.fail(key, "expected " + std::to_string(model.n_routed_experts) +
+        const int64_t experts = models::routing_of(model).experts;
+        if (static_cast<int64_t>(loads.size()) != experts) {
+            layers.fail(key, "expected " + std::to_string(experts) +
                                  " counts (one per routed expert), got " +
                                  std::to_string(loads.size()));
         }

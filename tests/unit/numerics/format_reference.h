@@ -1,5 +1,5 @@
 // Test-only reference model of the number formats, shared by the unit and the slow sweep tests.
-// It shares no code with reference/numerics: every code's value comes from the textbook
+// It shares no code with numerics: every code's value comes from the textbook
 // sign/exponent/mantissa formula in double, and encoding picks the nearest value by
 // comparing with exact midpoints (ties to the even code).
 #pragma once

@@ -87,6 +87,8 @@ struct ModelConfig {
         return n_routed_experts > 0 && layer >= first_k_dense_replace &&
                (layer - first_k_dense_replace) % moe_layer_freq == 0;
     }
+    // Layer index `layer` (HF numbering) belongs to an MTP module.
+    [[nodiscard]] bool is_mtp_layer(int64_t layer) const { return layer >= num_hidden_layers; }
     // Total layers stored, main + MTP.
     [[nodiscard]] int64_t stored_layers() const {
         return num_hidden_layers + num_nextn_predict_layers;

@@ -60,6 +60,17 @@ std::string_view attention_mode_name(AttentionMode mode);
 // `Fp8` inserts an ActQuant before every FP8 linear (act_quant + fp8_gemm path).
 enum class GemmMode : uint8_t { Bf16, Fp8 };
 
+// What an op is for, where its kind alone does not say it. Interpreters dispatch on roles, never
+// on op names (names are the golden files' tensor names and stay as they are).
+enum class OpRole : uint8_t {
+    None,
+    AbsorbedQuery,      // Gemm: q_nope x W_UK per head -> latent query (`attn.wkv_b.k`)
+    AbsorbedOutput,     // Gemm: attention output x W_UV per head (`attn.wkv_b.v`)
+    Residual,           // Elementwise: sum of its inputs into the residual stream
+    ExpertWeightedSum,  // Elementwise: routed expert outputs x gate weights, summed per token
+};
+std::string_view op_role_name(OpRole role);
+
 // Which part of a training step an op belongs to. DualPipe splits backward into B (input
 // gradient) and W (weight gradient).
 enum class Pass : uint8_t { Forward, BackwardInput, BackwardWeight, GradSync };
@@ -165,13 +176,31 @@ struct AttentionDims {
     int64_t qk_dim = 0;                 // per head: dn+dr (naive) or r+dr (absorbed)
     int64_t v_dim = 0;                  // per head: dv (naive) or r (absorbed)
     int64_t cache_bytes_per_token = 0;  // KV cache of this layer per token
+    // MLA sizes the interpreters need besides the per-head products above.
+    int64_t nope_dim = 0;    // per-head query/key part without rotary embedding (dn)
+    int64_t rope_dim = 0;    // rotary part of query and key (dr)
+    int64_t value_dim = 0;   // per-head value width (dv)
+    int64_t latent_dim = 0;  // compressed KV latent (kv_lora_rank)
 };
+// The router of a Gate op (DeepSeekMoE: group-limited top-k over scored experts).
+struct Routing {
+    int64_t experts = 0;      // routed experts
+    int64_t top_k = 0;        // experts per token
+    int64_t groups = 1;       // expert groups
+    int64_t groups_kept = 1;  // groups a token may route to
+    ScoreFunc score = ScoreFunc::Softmax;
+    double scaling = 1.0;    // routed_scaling_factor applied to the weights
+    bool normalise = false;  // weights divided by their sum (sigmoid scoring)
+};
+// The routing of a model's gates.
+Routing routing_of(const ModelConfig& config);
 // Routed-expert load of a MoE layer (GroupedGemm, Dispatch, Combine). Balanced routing gives
 // tokens_per_expert = tokens * k / n_routed_experts; apply_expert_loads() replaces it.
 struct ExpertLoad {
-    std::vector<double> tokens_per_expert;  // [n_routed_experts] token-expert pairs
-    std::vector<double> tokens_per_device;  // [ep] pairs processed by each EP rank
-    int64_t slots_per_device = 0;           // expert slots per EP rank (incl. redundant)
+    std::vector<double> tokens_per_expert;         // [n_routed_experts] token-expert pairs
+    std::vector<double> tokens_per_device;         // [ep] pairs processed by each EP rank
+    std::vector<int64_t> active_slots_per_device;  // [ep] slots that receive pairs
+    int64_t slots_per_device = 0;                  // expert slots per EP rank (incl. redundant)
 };
 // Communication group of a collective.
 struct CommGroup {
@@ -183,6 +212,7 @@ struct CommGroup {
 struct Op {
     std::string name;  // stable, unique in the graph
     OpKind kind = OpKind::Elementwise;
+    OpRole role = OpRole::None;
     Pass pass = Pass::Forward;
     Split split = Split::DataParallel;
     int64_t layer = -1;  // HF layer index (MTP module k: num_hidden_layers + k); -1 outside
@@ -191,6 +221,7 @@ struct Op {
     std::vector<WeightRef> weights;
     GemmDims gemm;            // Gemm, GroupedGemm (m = total token-expert pairs), Head
     AttentionDims attention;  // MlaAttention
+    Routing routing;          // Gate
     ExpertLoad experts;       // GroupedGemm, Dispatch, Combine
     CommGroup comm;           // communication ops
     int64_t devices = 1;      // devices that execute a part of this op
@@ -212,16 +243,21 @@ class OpGraph {
     [[nodiscard]] const Op& op(OpVertex v) const { return dag_[v]; }
     [[nodiscard]] Op& op(OpVertex v) { return dag_[v]; }
     [[nodiscard]] std::optional<OpVertex> find(std::string_view name) const;
+    // The op that produces tensor `name`; nullopt for a graph input ("tokens").
+    [[nodiscard]] std::optional<OpVertex> producer(std::string_view tensor_name) const;
     // Vertices in a deterministic topological order (Kahn's algorithm, ties by insertion).
     // Throws std::logic_error if the graph has a cycle (a builder bug).
     [[nodiscard]] std::vector<OpVertex> topological_order() const;
     // Tokens through the main model in this step.
     [[nodiscard]] int64_t main_tokens() const { return main_tokens_; }
+    // MTP modules run in this step (0 without --mtp).
+    [[nodiscard]] int64_t mtp_modules() const { return mtp_modules_; }
 
     // Builder interface: adds an op with edges from the producers of its input tensors (an
     // input nobody produced is a graph input, e.g. "tokens") and from `extra_deps`.
     OpVertex add(Op op, std::span<const OpVertex> extra_deps = {});
     void set_main_tokens(int64_t tokens) { main_tokens_ = tokens; }
+    void set_mtp_modules(int64_t modules) { mtp_modules_ = modules; }
 
   private:
     ModelConfig config_;
@@ -230,6 +266,7 @@ class OpGraph {
     std::unordered_map<std::string, OpVertex> by_name_;
     std::unordered_map<std::string, OpVertex> producer_;  // tensor name -> op
     int64_t main_tokens_ = 0;
+    int64_t mtp_modules_ = 0;
 };
 
 // Checks the step against the model (sizes, TP dividing heads and features, EP dividing

@@ -270,18 +270,20 @@ ModelConfig from_demo(JsonFields& f, std::string_view origin) {
     } else {
         f.fail("scale_fmt", "expected \"ue8m0\" or null, got \"" + scale + "\"");
     }
-    c.vocab_size = f.integer_or("vocab_size", 102400);
-    c.hidden_size = f.integer_or("dim", 2048);
-    c.intermediate_size = f.integer_or("inter_dim", 10944);
-    c.moe_intermediate_size = f.integer_or("moe_inter_dim", 1408);
-    c.num_hidden_layers = f.integer_or("n_layers", 27);
-    c.first_k_dense_replace = f.integer_or("n_dense_layers", 1);
-    c.num_attention_heads = f.integer_or("n_heads", 16);
-    c.n_routed_experts = f.integer_or("n_routed_experts", 64);
-    c.n_shared_experts = f.integer_or("n_shared_experts", 2);
-    c.num_experts_per_tok = f.integer_or("n_activated_experts", 6);
-    c.n_group = f.integer_or("n_expert_groups", 1);
-    c.topk_group = f.integer_or("n_limited_groups", 1);
+    // The demo's ModelArgs defaults are ModelConfig's member defaults (written once, there).
+    const ModelConfig kDemo{};
+    c.vocab_size = f.integer_or("vocab_size", kDemo.vocab_size);
+    c.hidden_size = f.integer_or("dim", kDemo.hidden_size);
+    c.intermediate_size = f.integer_or("inter_dim", kDemo.intermediate_size);
+    c.moe_intermediate_size = f.integer_or("moe_inter_dim", kDemo.moe_intermediate_size);
+    c.num_hidden_layers = f.integer_or("n_layers", kDemo.num_hidden_layers);
+    c.first_k_dense_replace = f.integer_or("n_dense_layers", kDemo.first_k_dense_replace);
+    c.num_attention_heads = f.integer_or("n_heads", kDemo.num_attention_heads);
+    c.n_routed_experts = f.integer_or("n_routed_experts", kDemo.n_routed_experts);
+    c.n_shared_experts = f.integer_or("n_shared_experts", kDemo.n_shared_experts);
+    c.num_experts_per_tok = f.integer_or("n_activated_experts", kDemo.num_experts_per_tok);
+    c.n_group = f.integer_or("n_expert_groups", kDemo.n_group);
+    c.topk_group = f.integer_or("n_limited_groups", kDemo.topk_group);
     std::string score = f.string_or("score_func", "softmax");
     if (score == "softmax") {
         c.scoring_func = ScoreFunc::Softmax;
@@ -290,18 +292,19 @@ ModelConfig from_demo(JsonFields& f, std::string_view origin) {
     } else {
         f.fail("score_func", "expected \"softmax\" or \"sigmoid\", got \"" + score + "\"");
     }
-    c.routed_scaling_factor = f.number_or("route_scale", 1.0);
-    c.q_lora_rank = f.integer_or("q_lora_rank", 0);
-    c.kv_lora_rank = f.integer_or("kv_lora_rank", 512);
-    c.qk_nope_head_dim = f.integer_or("qk_nope_head_dim", 128);
-    c.qk_rope_head_dim = f.integer_or("qk_rope_head_dim", 64);
-    c.v_head_dim = f.integer_or("v_head_dim", 128);
-    c.original_max_position_embeddings = f.integer_or("original_seq_len", 4096);
-    c.rope_theta = f.number_or("rope_theta", 10000.0);
-    c.rope_factor = f.number_or("rope_factor", 40.0);
-    c.beta_fast = f.number_or("beta_fast", 32.0);
-    c.beta_slow = f.number_or("beta_slow", 1.0);
-    c.mscale = f.number_or("mscale", 1.0);
+    c.routed_scaling_factor = f.number_or("route_scale", kDemo.routed_scaling_factor);
+    c.q_lora_rank = f.integer_or("q_lora_rank", kDemo.q_lora_rank);
+    c.kv_lora_rank = f.integer_or("kv_lora_rank", kDemo.kv_lora_rank);
+    c.qk_nope_head_dim = f.integer_or("qk_nope_head_dim", kDemo.qk_nope_head_dim);
+    c.qk_rope_head_dim = f.integer_or("qk_rope_head_dim", kDemo.qk_rope_head_dim);
+    c.v_head_dim = f.integer_or("v_head_dim", kDemo.v_head_dim);
+    c.original_max_position_embeddings =
+        f.integer_or("original_seq_len", kDemo.original_max_position_embeddings);
+    c.rope_theta = f.number_or("rope_theta", kDemo.rope_theta);
+    c.rope_factor = f.number_or("rope_factor", kDemo.rope_factor);
+    c.beta_fast = f.number_or("beta_fast", kDemo.beta_fast);
+    c.beta_slow = f.number_or("beta_slow", kDemo.beta_slow);
+    c.mscale = f.number_or("mscale", kDemo.mscale);
     f.reject_unknown();
 
     // Derived as the demo's model.py does: the gate bias exists iff dim == 7168 (V3), and
@@ -565,35 +568,6 @@ OrderedJson model_config_to_json(const ModelConfig& c) {
     j["v_head_dim"] = c.v_head_dim;
     j["vocab_size"] = c.vocab_size;
     return j;
-}
-
-bool operator==(const ModelConfig& a, const ModelConfig& b) {
-    return std::strncmp(a.name, b.name, sizeof(a.name)) == 0 && a.is_v3 == b.is_v3 &&
-           a.vocab_size == b.vocab_size && a.hidden_size == b.hidden_size &&
-           a.intermediate_size == b.intermediate_size &&
-           a.moe_intermediate_size == b.moe_intermediate_size &&
-           a.num_hidden_layers == b.num_hidden_layers &&
-           a.first_k_dense_replace == b.first_k_dense_replace &&
-           a.moe_layer_freq == b.moe_layer_freq &&
-           a.num_nextn_predict_layers == b.num_nextn_predict_layers &&
-           a.num_attention_heads == b.num_attention_heads && a.q_lora_rank == b.q_lora_rank &&
-           a.kv_lora_rank == b.kv_lora_rank && a.qk_nope_head_dim == b.qk_nope_head_dim &&
-           a.qk_rope_head_dim == b.qk_rope_head_dim && a.v_head_dim == b.v_head_dim &&
-           a.n_routed_experts == b.n_routed_experts && a.n_shared_experts == b.n_shared_experts &&
-           a.num_experts_per_tok == b.num_experts_per_tok && a.n_group == b.n_group &&
-           a.topk_group == b.topk_group && a.scoring_func == b.scoring_func &&
-           a.routed_scaling_factor == b.routed_scaling_factor &&
-           a.norm_topk_prob == b.norm_topk_prob && a.has_gate_bias == b.has_gate_bias &&
-           a.rope_theta == b.rope_theta && a.rope_yarn == b.rope_yarn &&
-           a.rope_factor == b.rope_factor &&
-           a.original_max_position_embeddings == b.original_max_position_embeddings &&
-           a.beta_fast == b.beta_fast && a.beta_slow == b.beta_slow && a.mscale == b.mscale &&
-           a.mscale_all_dim == b.mscale_all_dim &&
-           a.max_position_embeddings == b.max_position_embeddings &&
-           a.rms_norm_eps == b.rms_norm_eps && a.weight_format == b.weight_format &&
-           a.weight_block_size == b.weight_block_size && a.scale_fmt == b.scale_fmt &&
-           a.tie_word_embeddings == b.tie_word_embeddings && a.bos_token_id == b.bos_token_id &&
-           a.eos_token_id == b.eos_token_id;
 }
 
 }  // namespace dssim::models

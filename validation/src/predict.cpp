@@ -10,6 +10,7 @@
 #include "dssim/base/error.h"
 #include "dssim/devices.h"
 #include "dssim/models/model_config.h"
+#include "dssim/models/parallel.h"
 #include "dssim/sim/simulate.h"
 #include "dssim/validation/deployment.h"
 #include "dssim/validation/training.h"
@@ -93,9 +94,8 @@ Prediction predict_attention(const Case& c, const AttentionDecodeSetup& s) {
 Prediction predict_collective(const Case& c, const CollectiveSetup& s) {
     const CostModel cm = CostModel::for_system(s.system);
     const bool dispatch = s.kind == "dispatch";
-    const double token_bytes = dispatch
-                                   ? static_cast<double>(s.hidden + 4 * ((s.hidden + 127) / 128))
-                                   : 2.0 * static_cast<double>(s.hidden);
+    const double token_bytes = dispatch ? models::dispatch_bytes_per_copy(s.hidden)
+                                        : models::combine_bytes_per_copy(s.hidden);
     devices::CollectiveWork w;
     w.kind = dispatch ? devices::CollectiveKind::Dispatch : devices::CollectiveKind::Combine;
     w.bytes = static_cast<double>(s.tokens * s.topk) * token_bytes;

@@ -17,20 +17,21 @@ namespace dssim::reference {
 using numerics::bf16_from_f32;
 using numerics::f32_from_bf16;
 
-void moe_gate(const models::ModelConfig& c,
+void moe_gate(const models::Routing& routing,
               const uint16_t* logits,
               const float* bias,
               size_t tokens,
               uint16_t* weights,
               int32_t* indices,
               int threads) {
-    const auto ne = static_cast<size_t>(c.n_routed_experts);
-    const auto k = static_cast<size_t>(c.num_experts_per_tok);
-    const auto groups = static_cast<size_t>(c.n_group);
-    const auto keep_groups = static_cast<size_t>(c.topk_group);
+    const auto ne = static_cast<size_t>(routing.experts);
+    const auto k = static_cast<size_t>(routing.top_k);
+    const auto groups = static_cast<size_t>(routing.groups);
+    const auto keep_groups = static_cast<size_t>(routing.groups_kept);
     const size_t per_group = ne / groups;
-    const bool sigmoid = c.scoring_func == models::ScoreFunc::Sigmoid;
-    const float route_scale = static_cast<float>(c.routed_scaling_factor);
+    // The demo renormalises sigmoid scores only, whatever norm_topk_prob says (gate.h).
+    const bool sigmoid = routing.score == models::ScoreFunc::Sigmoid;
+    const float route_scale = static_cast<float>(routing.scaling);
     parallel_for(tokens, threads, [&](size_t t0, size_t t1) {
         std::vector<float> orig(ne), sel(ne), gscore(groups), top(k);
         std::vector<int64_t> gidx(keep_groups), eidx(k), two(2);

@@ -1,7 +1,8 @@
 // The reference runtime's interpreter: builds the op graph of each step (models/op_graph.h),
-// walks it in topological order and executes every op by kind with weights looked up through
-// the op's WeightRef names. The step loop (prefill, decode, MTP drafting and verification) and
-// the KV cache live here; docs/reference-runtime.md explains the design.
+// walks it in topological order and executes every op by kind and role, with the sizes the op
+// carries and weights looked up through its WeightRef names. The step loop (prefill, decode,
+// MTP drafting and verification) and the KV cache live here; docs/reference-runtime.md
+// explains the design.
 #include "dssim/reference/runtime.h"
 
 #include <unistd.h>
@@ -38,6 +39,7 @@ using detail::LinearInput;
 using detail::Weight;
 using models::Op;
 using models::OpKind;
+using models::OpRole;
 using numerics::bf16_from_f32;
 using numerics::DType;
 using numerics::f32_from_bf16;
@@ -57,10 +59,6 @@ std::string logits_digest(const std::vector<StepLogits>& steps) {
 }
 
 namespace {
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 // An activation tensor of one step.
 struct Tensor {
@@ -248,7 +246,6 @@ class StepExecutor {
             const Op& op = dag[v];
             for (const auto& in : op.inputs)
                 ++uses_[in.name];
-            if (ends_with(op.name, ".weighted_sum")) ++uses_[gate_indices_name(op)];
         }
         for (size_t i = 0; i < order.size(); ++i) {
             const Op& op = dag[order[i]];
@@ -261,7 +258,6 @@ class StepExecutor {
             emit(op);
             for (const auto& in : op.inputs)
                 release(in.name);
-            if (ends_with(op.name, ".weighted_sum")) release(gate_indices_name(op));
         }
     }
 
@@ -283,12 +279,6 @@ class StepExecutor {
         prefetched_ = order.size();
     }
 
-    static std::string gate_indices_name(const Op& op) {
-        // weighted_sum reads "<moe>.gate.weights"; the expert order comes from the indices.
-        const std::string& w = op.inputs.at(1).name;
-        return w.substr(0, w.size() - std::string_view(".weights").size()) + ".indices";
-    }
-
     void release(const std::string& name) {
         auto it = uses_.find(name);
         if (it != uses_.end() && --it->second == 0) env_.erase(name);
@@ -305,7 +295,7 @@ class StepExecutor {
     // A skipped layer's output is its input: the residual ops forward their first input (the
     // residual stream); every other op of the layer produces nothing.
     void pass_through(const Op& op) {
-        if (ends_with(op.name, "_residual")) {
+        if (op.role == OpRole::Residual) {
             Tensor copy = env_.at(op.inputs.at(0).name);
             env_.insert_or_assign(op.outputs.at(0).name, std::move(copy));
         }
@@ -368,8 +358,8 @@ class StepExecutor {
             case OpKind::RmsNorm:
                 return rms_norm(op);
             case OpKind::Gemm:
-                if (ends_with(op.name, ".wkv_b.k")) return absorb_uk(op);
-                if (ends_with(op.name, ".wkv_b.v")) return absorb_uv(op);
+                if (op.role == OpRole::AbsorbedQuery) return absorb_uk(op);
+                if (op.role == OpRole::AbsorbedOutput) return absorb_uv(op);
                 return gemm(op);
             case OpKind::Head:
                 return gemm(op);
@@ -427,6 +417,13 @@ class StepExecutor {
                           static_cast<float>(c_.rms_norm_eps), threads_);
     }
 
+    // The graph fixes every tensor's row width; a mismatch is a graph or runtime bug.
+    static void expect_width(const Op& op, const Tensor& x, size_t width) {
+        if (x.rows() > 0 && x.width() != width) {
+            throw std::logic_error("runtime: " + op.name + " input width mismatch");
+        }
+    }
+
     LinearInput linear_input(const Op& op, const Tensor*& x) {
         x = &input(op, 0);
         LinearInput in;
@@ -469,12 +466,14 @@ class StepExecutor {
     void absorb_uk(const Op& op) {
         const Tensor& qv = input(op, 0);
         const Weight& w = rt_.weight(op.weights.at(0));
-        const auto nh = static_cast<size_t>(c_.num_attention_heads);
-        const auto dn = static_cast<size_t>(c_.qk_nope_head_dim),
-                   dr = static_cast<size_t>(c_.qk_rope_head_dim);
-        const auto dv = static_cast<size_t>(c_.v_head_dim),
-                   r = static_cast<size_t>(c_.kv_lora_rank);
+        // The op's per-head GEMM is [dn] -> [r] over nh heads; its input holds each head's
+        // q = [nope; rope] and its weight, wkv_b, the heads' [W_UK; W_UV] rows.
+        const auto nh = static_cast<size_t>(op.gemm.batch);
+        const auto dn = static_cast<size_t>(op.gemm.k), r = static_cast<size_t>(op.gemm.n);
+        const auto dr = static_cast<size_t>(op.inputs.at(0).shape.at(2)) - dn;
+        const auto dv = static_cast<size_t>(op.weights.at(0).shape.at(0)) / nh - dn;
         const size_t t = qv.rows();
+        expect_width(op, qv, nh * (dn + dr));
         Tensor& y =
             output(op, 0, DType::BF16,
                    {static_cast<int64_t>(t), static_cast<int64_t>(nh), static_cast<int64_t>(r)});
@@ -575,11 +574,13 @@ class StepExecutor {
     void absorb_uv(const Op& op) {
         const Tensor& o = input(op, 0);
         const Weight& w = rt_.weight(op.weights.at(0));
-        const auto nh = static_cast<size_t>(c_.num_attention_heads);
-        const auto dn = static_cast<size_t>(c_.qk_nope_head_dim);
-        const auto dv = static_cast<size_t>(c_.v_head_dim),
-                   r = static_cast<size_t>(c_.kv_lora_rank);
+        // The op's per-head GEMM is [r] -> [dv] over nh heads; W_UV[h] follows W_UK[h] ([dn]
+        // rows) in wkv_b.
+        const auto nh = static_cast<size_t>(op.gemm.batch);
+        const auto dv = static_cast<size_t>(op.gemm.n), r = static_cast<size_t>(op.gemm.k);
+        const auto dn = static_cast<size_t>(op.weights.at(0).shape.at(0)) / nh - dv;
         const size_t t = o.rows();
+        expect_width(op, o, nh * r);
         Tensor& y =
             output(op, 0, DType::BF16, {static_cast<int64_t>(t), static_cast<int64_t>(nh * dv)});
         const auto b = kernels::kFp8Block;
@@ -622,7 +623,7 @@ class StepExecutor {
         const Tensor& x = input(op, 0);
         const RowSet& rows = rows_of(op);
         const auto heads = static_cast<size_t>(op.outputs.at(0).shape.at(1));
-        const auto dr = static_cast<size_t>(c_.qk_rope_head_dim);
+        const auto dr = static_cast<size_t>(op.outputs.at(0).shape.at(2));
         const size_t t = x.rows(), stride = x.width() / heads;
         Tensor& y = output(
             op, 0, DType::BF16,
@@ -644,15 +645,19 @@ class StepExecutor {
         const float* bias = nullptr;
         if (op.weights.size() > 1) bias = rt_.weight(op.weights[1]).f32();
         const size_t t = x.rows();
-        const auto ne = static_cast<size_t>(c_.n_routed_experts),
-                   k = static_cast<size_t>(c_.num_experts_per_tok);
+        const auto ne = static_cast<size_t>(op.routing.experts),
+                   k = static_cast<size_t>(op.routing.top_k);
+        if (w.rows != op.routing.experts) {
+            throw std::logic_error("runtime: " + op.name + " weight rows != routed experts");
+        }
         std::vector<uint16_t> logits(t * ne);
         detail::linear(LinearInput{ActFormat::Bf16, x.as<uint16_t>(), nullptr, nullptr}, t, w,
                        rt_.weights->interleaved(w, threads_), logits.data(), threads_);
         Tensor& wts =
             output(op, 0, DType::BF16, {static_cast<int64_t>(t), static_cast<int64_t>(k)});
         Tensor& idx = output(op, 1, DType::I32, {static_cast<int64_t>(t), static_cast<int64_t>(k)});
-        moe_gate(c_, logits.data(), bias, t, wts.as<uint16_t>(), idx.as<int32_t>(), threads_);
+        moe_gate(op.routing, logits.data(), bias, t, wts.as<uint16_t>(), idx.as<int32_t>(),
+                 threads_);
     }
 
     // One projection of the routed experts. Rows of the output are token-expert pairs
@@ -673,7 +678,7 @@ class StepExecutor {
             output(op, 0, DType::BF16, {static_cast<int64_t>(pairs), static_cast<int64_t>(n)});
         const size_t xb = numerics::dtype_size(x.dtype);
         const size_t sw = scale ? scale->width() : 0;
-        std::vector<std::vector<size_t>> members(static_cast<size_t>(c_.n_routed_experts));
+        std::vector<std::vector<size_t>> members(static_cast<size_t>(ref.experts));
         for (size_t p = 0; p < pairs; ++p) {
             const int32_t e = idx.as<int32_t>()[p];
             members.at(static_cast<size_t>(e)).push_back(p);
@@ -751,7 +756,11 @@ class StepExecutor {
     }
 
     void elementwise(const Op& op) {
-        if (ends_with(op.name, ".weighted_sum")) return weighted_sum(op);
+        if (op.role == OpRole::ExpertWeightedSum) return weighted_sum(op);
+        if (op.role != OpRole::Residual) {
+            throw std::logic_error("runtime: elementwise op " + op.name + " has role " +
+                                   std::string(models::op_role_name(op.role)));
+        }
         const Tensor& h = input(op, 0);
         const size_t n = static_cast<size_t>(h.elements());
         Tensor& y = output(op, 0, DType::BF16, h.shape);
@@ -778,7 +787,7 @@ class StepExecutor {
     void weighted_sum(const Op& op) {
         const Tensor& out = input(op, 0);  // [tokens * k, hidden]
         const Tensor& wts = input(op, 1);  // [tokens, k]
-        const Tensor& idx = env_.at(gate_indices_name(op));
+        const Tensor& idx = input(op, 2);  // [tokens, k]: the expert of each of the k rows
         const size_t t = wts.rows(), k = wts.width(), hd = out.width();
         Tensor& y = output(op, 0, DType::BF16, {static_cast<int64_t>(t), static_cast<int64_t>(hd)});
         kernels::moe_weighted_sum(out.as<uint16_t>(), wts.as<uint16_t>(), idx.as<int32_t>(),
@@ -815,7 +824,7 @@ class StepExecutor {
     void sampling(const Op& op);
 
     Runtime::Impl& rt_;
-    const models::ModelConfig& c_;
+    const models::ModelConfig& c_;  // numerics parameters only; shapes come from the ops
     const models::OpGraph& graph_;
     int64_t step_;
     TensorSink* sink_;
@@ -838,11 +847,11 @@ class StepExecutor {
 // get probability exactly 0, so a row's result equals the decode of that row alone.
 void StepExecutor::attention(const Op& op) {
     const RowSet& rows = rows_of(op);
-    const bool absorbed = rt_.opt.attention == models::AttentionMode::Absorbed;
-    const auto nh = static_cast<size_t>(c_.num_attention_heads);
-    const auto dn = static_cast<size_t>(c_.qk_nope_head_dim),
-               dr = static_cast<size_t>(c_.qk_rope_head_dim);
-    const auto dv = static_cast<size_t>(c_.v_head_dim), r = static_cast<size_t>(c_.kv_lora_rank);
+    const bool absorbed = graph_.step().attention == models::AttentionMode::Absorbed;
+    const models::AttentionDims& ad = op.attention;
+    const auto nh = static_cast<size_t>(ad.heads);
+    const auto dn = static_cast<size_t>(ad.nope_dim), dr = static_cast<size_t>(ad.rope_dim);
+    const auto dv = static_cast<size_t>(ad.value_dim), r = static_cast<size_t>(ad.latent_dim);
     const Tensor& q_main = input(op, 0);  // absorbed: q_lat [t, h, r]; naive: q [t, h, dn + dr]
     const Tensor& q_pe = input(op, 1);    // [t, h, dr]
     const Tensor& kv = input(op, 2);      // absorbed: latent [t, r]; naive: [t, h*(dn+dv)]
@@ -1037,10 +1046,6 @@ GenerateResult Runtime::generate(const std::vector<std::vector<int64_t>>& prompt
     if (!(g.temperature >= 0.0) || !std::isfinite(g.temperature)) {
         throw_input_error("", "--temperature", "must be a finite number >= 0");
     }
-    if (g.mtp && c.num_nextn_predict_layers < 1) {
-        throw_input_error("", "--mtp",
-                          "model " + std::string(c.short_name()) + " has no MTP module");
-    }
     const auto nseq = static_cast<int64_t>(prompts.size());
     std::vector<SequenceState> seqs(prompts.size());
     int64_t longest = 0;
@@ -1048,15 +1053,6 @@ GenerateResult Runtime::generate(const std::vector<std::vector<int64_t>>& prompt
         const auto& p = prompts[s];
         if (p.empty())
             throw_input_error("", "--tokens", "sequence " + std::to_string(s) + " is empty");
-        for (size_t i = 0; i < p.size(); ++i) {
-            if (p[i] < 0 || p[i] >= c.vocab_size) {
-                throw_input_error("", "--tokens",
-                                  "token " + std::to_string(p[i]) + " (sequence " +
-                                      std::to_string(s) + ", position " + std::to_string(i) +
-                                      ") is outside the vocabulary [0, " +
-                                      std::to_string(c.vocab_size) + ")");
-            }
-        }
         const int64_t total = static_cast<int64_t>(p.size()) + g.max_new_tokens + (g.mtp ? 1 : 0);
         if (total > rt.opt.max_seq_len) {
             throw_input_error("", "--max-new-tokens",
@@ -1077,10 +1073,33 @@ GenerateResult Runtime::generate(const std::vector<std::vector<int64_t>>& prompt
     spec.batch = nseq;
     spec.phase = models::Phase::Prefill;
     spec.seq = longest;
+    // Also rejects --mtp for a model without an MTP module (models::validate_step).
     const models::OpGraph prefill = models::build_op_graph(c, spec);
     std::optional<models::OpGraph> decode;
 
-    std::vector<std::vector<LayerCache>> caches(static_cast<size_t>(c.stored_layers()),
+    // The graph says how large the vocabulary is (the embedding table's rows) and which layers
+    // keep a KV cache (every layer index its ops carry; decode graphs have the same layers).
+    int64_t vocab = 0;
+    int64_t layers = 0;
+    for (models::OpVertex v = 0; v < prefill.size(); ++v) {
+        const Op& op = prefill.op(v);
+        if (op.kind == OpKind::Embedding && vocab == 0) vocab = op.weights.at(0).shape.at(0);
+        layers = std::max(layers, op.layer + 1);
+    }
+    for (size_t s = 0; s < prompts.size(); ++s) {
+        const auto& p = prompts[s];
+        for (size_t i = 0; i < p.size(); ++i) {
+            if (p[i] < 0 || p[i] >= vocab) {
+                throw_input_error("", "--tokens",
+                                  "token " + std::to_string(p[i]) + " (sequence " +
+                                      std::to_string(s) + ", position " + std::to_string(i) +
+                                      ") is outside the vocabulary [0, " + std::to_string(vocab) +
+                                      ")");
+            }
+        }
+    }
+
+    std::vector<std::vector<LayerCache>> caches(static_cast<size_t>(layers),
                                                 std::vector<LayerCache>(prompts.size()));
     GenerateResult result;
     result.generated.resize(prompts.size());

@@ -44,8 +44,9 @@ TEST_CASE("group-limited sigmoid routing picks the documented experts") {
     std::vector<float> zero_bias(16, 0.0f);
     std::vector<uint16_t> w(8);
     std::vector<int32_t> idx(8);
-    moe_gate(c, logits.data(), bias.data(), 1, w.data(), idx.data(), 1);
-    moe_gate(c, logits.data() + 16, zero_bias.data(), 1, w.data() + 4, idx.data() + 4, 1);
+    const models::Routing routing = models::routing_of(c);
+    moe_gate(routing, logits.data(), bias.data(), 1, w.data(), idx.data(), 1);
+    moe_gate(routing, logits.data() + 16, zero_bias.data(), 1, w.data() + 4, idx.data() + 4, 1);
     CHECK(idx == std::vector<int32_t>{0, 8, 10, 9, 0, 1, 2, 3});
     // Weights: the unbiased sigmoids of the chosen experts, normalised, x 2.5.
     const double s[] = {0.5, 1 / (1 + std::exp(-1.0)), 1 / (1 + std::exp(-2.0)),
@@ -72,7 +73,8 @@ TEST_CASE("softmax gate (V2 style) keeps the softmax probabilities times the sca
         logits[e] = bf16_from_f32(l[e]);
     std::vector<uint16_t> w(2);
     std::vector<int32_t> idx(2);
-    moe_gate(c, logits.data(), nullptr, 1, w.data(), idx.data(), 1);
+    const models::Routing routing = models::routing_of(c);
+    moe_gate(routing, logits.data(), nullptr, 1, w.data(), idx.data(), 1);
     // Experts 3 (logit 3), then 1 (logit 1, tie with 4 -> lower index).
     CHECK(idx == std::vector<int32_t>{3, 1});
     double z = 0;
@@ -80,6 +82,15 @@ TEST_CASE("softmax gate (V2 style) keeps the softmax probabilities times the sca
         z += std::exp(static_cast<double>(v));
     CHECK(f32_from_bf16(w[0]) == doctest::Approx(std::exp(3.0) / z).epsilon(1.0 / 256));
     CHECK(f32_from_bf16(w[1]) == doctest::Approx(std::exp(1.0) / z).epsilon(1.0 / 256));
+    // Like the demo, only sigmoid scores are renormalised: `normalise` (HF norm_topk_prob)
+    // leaves a softmax gate's weights alone.
+    models::Routing normalised = routing;
+    normalised.normalise = true;
+    std::vector<uint16_t> w2(2);
+    std::vector<int32_t> idx2(2);
+    moe_gate(normalised, logits.data(), nullptr, 1, w2.data(), idx2.data(), 1);
+    CHECK(idx2 == idx);
+    CHECK(w2 == w);
 }
 
 }  // namespace

@@ -94,6 +94,9 @@ struct ModelConfig {
         return num_hidden_layers + num_nextn_predict_layers;
     }
     [[nodiscard]] std::string_view short_name() const { return name; }
+    // Every field, by construction (a field added later cannot be left out). Names are
+    // zero-filled past their end (set_name), so comparing the whole array compares the names.
+    friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
 };
 static_assert(std::is_trivially_copyable_v<ModelConfig>);
 
@@ -114,7 +117,5 @@ OrderedJson model_config_to_json(const ModelConfig& config);
 
 // Checks internal consistency (positive sizes, heads, groups dividing experts, ...).
 void validate_model_config(const ModelConfig& config, std::string_view origin);
-
-bool operator==(const ModelConfig& a, const ModelConfig& b);
 
 }  // namespace dssim::models

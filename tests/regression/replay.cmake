@@ -99,7 +99,7 @@ dssim_add_cli_test(replay_deployment_same_shapes_model
 dssim_add_cli_test(replay_deployment_model_mismatch EXIT 2
   ARGS replay --trace ${_td}/small_kineto.json --from h800 --to h100 --model deepseek-v2
        --deployment deepseek-v3-pretrain-h800 --out ${_ro}/mismatch
-  MATCH "deepseek-v3-pretrain-h800\\.json: model: the deployment is for deepseek-v3; --model deepseek-v2 has other shapes \\(hidden_size 7168 vs 5120\\)"
+  MATCH "deepseek-v3-pretrain-h800\\.json: model: the deployment is for deepseek-v3; --model deepseek-v2 has other shapes \\(layers\\.3\\.attn\\.wq_a: k 7168 vs 5120\\)"
   NO_FILE ${_ro}/mismatch/report.md)
 dssim_add_cli_test(replay_deployment_other_from
   ARGS replay --trace ${_td}/small_kineto.json --from h100 --to h800

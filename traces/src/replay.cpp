@@ -1,16 +1,22 @@
 // Classification, dependency inference, list scheduling and duration mapping for trace
-// replay (docs/replay.md gives the rules in prose).
+// replay (docs/replay.md gives the rules in prose). Model-derived work takes its shapes from
+// the op graph of the recorded micro-batch through models/parallel, never from ModelConfig.
 #include "dssim/traces/replay.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 #include <numeric>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "dssim/base/error.h"
 #include "dssim/base/json_reader.h"
+#include "dssim/models/parallel.h"
 
 namespace dssim::traces {
 
@@ -264,6 +270,125 @@ std::string describe(const ReplayDeployment& d) {
     return s;
 }
 
+namespace {
+
+constexpr const char* kGeneralSchema = "dssim-deployment/1";
+
+// Rethrows an InputError of models::validate_step, which names the command-line option
+// ("--mtp: model deepseek-v2 has no MTP module"), as the same problem at the field of `file`
+// that gave the option's value; an option without a field keeps its name.
+[[noreturn]] void rethrow_at_field(
+    const InputError& e,
+    const std::string& file,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+    const std::string_view message = e.what();
+    const size_t colon = message.find(": ");
+    std::string_view field;
+    std::string_view problem = message;
+    if (message.substr(0, 2) == "--" && colon != std::string_view::npos) {
+        field = message.substr(0, colon);
+        problem = message.substr(colon + 2);
+        for (const auto& [option, name] : fields)
+            if (option == field) field = name;
+    }
+    throw_input_error(file, field, problem);
+}
+
+// Draft tokens a decode step with MTP verifies: one per MTP module, as the op graph builds the
+// step. Throws validate_step's InputError ("--mtp: model X has no MTP module") for a model
+// without one.
+int64_t mtp_drafts(const models::ModelConfig& m) {
+    models::StepSpec s;  // one sequence without a cache: only the MTP check can refuse it
+    s.phase = models::Phase::Decode;
+    s.mtp = true;
+    return models::build_op_graph(m, s).mtp_modules();
+}
+
+// The ops of one MoE layer (the first) that replay's model-derived work is made of, in graph
+// order. Every MoE layer has the same shapes; the layer is found by its gate, not by name.
+struct MoeLayerOps {
+    std::vector<const models::Op*> attention_gemms;  // Gemm ops before the gate: wq_a, wq_b
+                                                     // (or wq), wkv_a, wkv_b, wo in a naive
+                                                     // graph (absorbed: the wkv_b halves)
+    const models::Op* core = nullptr;                // MlaAttention
+    const models::Op* gate = nullptr;
+    std::vector<const models::Op*> experts;  // GroupedGemm: w1, w3, w2
+};
+
+MoeLayerOps first_moe_layer(const models::OpGraph& g) {
+    MoeLayerOps l;
+    int64_t layer = -1;
+    // Vertex indices are insertion order: the builder adds a layer's ops as they run.
+    for (models::OpVertex v = 0; v < g.size() && layer < 0; ++v)
+        if (g.op(v).kind == models::OpKind::Gate) layer = g.op(v).layer;
+    if (layer < 0) return l;
+    for (models::OpVertex v = 0; v < g.size(); ++v) {
+        const models::Op& op = g.op(v);
+        if (op.layer != layer || op.pass != models::Pass::Forward) continue;
+        if (op.kind == models::OpKind::Gemm && l.gate == nullptr) l.attention_gemms.push_back(&op);
+        if (op.kind == models::OpKind::MlaAttention) l.core = &op;
+        if (op.kind == models::OpKind::Gate) l.gate = &op;
+        if (op.kind == models::OpKind::GroupedGemm) l.experts.push_back(&op);
+    }
+    return l;
+}
+
+// One shape replay's work reads, for replay_shape_difference.
+struct ReplayShape {
+    std::string name;  // op name in the graph, "layers.3.attn.wq_a"
+    std::string role;  // the same without the layer, "attn.wq_a" (models differ in which
+                       // layer is the first MoE layer; replay does not care)
+    std::vector<std::pair<const char*, int64_t>> dims;
+};
+
+std::string without_layer(const std::string& name) {
+    const size_t a = name.find('.');
+    const size_t b = a == std::string::npos ? a : name.find('.', a + 1);
+    return b == std::string::npos ? name : name.substr(b + 1);
+}
+
+// Everything model_work() takes from a model, on a one-token step (shapes do not depend on
+// the step): the first MoE layer's attention projections, its MLA core (heads, per-head dims,
+// latent and rope widths, which also give the absorbed form and the cache), its router
+// (experts, top-k), its expert projections, and the MTP depth decode drafts come from. The
+// dispatch/combine payload follows the hidden size, which the projections carry.
+std::vector<ReplayShape> replay_shapes(const models::ModelConfig& m) {
+    models::StepSpec s;
+    s.phase = models::Phase::Prefill;
+    s.attention = models::AttentionMode::Naive;
+    const models::OpGraph g = models::build_op_graph(m, s);
+    const MoeLayerOps l = first_moe_layer(g);
+    std::vector<ReplayShape> out;
+    auto add = [&](const models::Op& op, std::vector<std::pair<const char*, int64_t>> dims) {
+        out.push_back({op.name, without_layer(op.name), std::move(dims)});
+    };
+    for (const models::Op* op : l.attention_gemms)
+        add(*op, {{"n", op->gemm.n}, {"k", op->gemm.k}});
+    if (l.core != nullptr) {
+        const models::AttentionDims& a = l.core->attention;
+        add(*l.core, {{"heads", a.heads},
+                      {"qk_dim", a.qk_dim},
+                      {"v_dim", a.v_dim},
+                      {"latent_dim", a.latent_dim},
+                      {"rope_dim", a.rope_dim},
+                      {"cache_bytes_per_token", a.cache_bytes_per_token}});
+    }
+    if (l.gate != nullptr)
+        add(*l.gate, {{"experts", l.gate->routing.experts}, {"top_k", l.gate->routing.top_k}});
+    for (const models::Op* op : l.experts)
+        add(*op, {{"n", op->gemm.n}, {"k", op->gemm.k}});
+    int64_t drafts = 0;
+    try {
+        drafts = mtp_drafts(m);
+    } catch (const InputError&) {
+        // validate_step refuses MTP on a model without an MTP module: its depth is 0.
+    }
+    out.push_back({"mtp", "mtp", {{"modules", drafts}}});
+    return out;
+}
+
+}  // namespace
+
 ReplayDeployment replay_deployment_from(const DeploymentStep& s, const models::ModelConfig& m) {
     // The fields were checked by the deployment parser; these are the limits of replay's
     // per-device work, which has no tensor-parallel split of GEMMs or heads.
@@ -278,14 +403,20 @@ ReplayDeployment replay_deployment_from(const DeploymentStep& s, const models::M
     if (s.batch < 1) throw_input_error(s.file, "workload.batch", "must be >= 1");
     if (s.input_len < 1) throw_input_error(s.file, "workload.input_len", "must be >= 1");
     if (s.context < 0) throw_input_error(s.file, "workload.context", "must be >= 0");
-    if (s.mtp && s.phase == models::Phase::Decode && m.num_nextn_predict_layers == 0) {
-        throw_input_error(s.file, "workload.mtp",
-                          "model " + std::string(m.short_name()) + " has no MTP module");
+    // A decode step verifies one draft per MTP module with the main model, so every sequence
+    // carries 1 + drafts tokens through the GEMMs, the dispatch and the attention queries.
+    int64_t drafts = 0;
+    if (s.mtp && s.phase == models::Phase::Decode) {
+        try {
+            drafts = mtp_drafts(m);
+        } catch (const InputError& e) {
+            rethrow_at_field(e, s.file, {{"--mtp", "workload.mtp"}});
+        }
     }
     ReplayDeployment d;
     d.file = s.file;
     d.name = s.name;
-    d.schema = "dssim-deployment/1";
+    d.schema = kGeneralSchema;
     d.ep = s.ep;
     d.phase = s.phase;
     d.absorbed = s.absorbed;
@@ -306,33 +437,25 @@ ReplayDeployment replay_deployment_from(const DeploymentStep& s, const models::M
             len -= len / 2;
         }
     }
-    // A decode step verifies one draft per MTP module with the main model, so every sequence
-    // carries 1 + drafts tokens through the GEMMs, the dispatch and the attention queries.
-    if (s.phase == models::Phase::Decode && s.mtp) len += m.num_nextn_predict_layers;
-    d.seq_len = len;
-    d.tokens = seqs * len;
+    d.seq_len = len + drafts;
+    d.tokens = seqs * d.seq_len;
     return d;
 }
 
 std::string replay_shape_difference(const models::ModelConfig& a, const models::ModelConfig& b) {
-    // Every size model_work() reads, plus the MTP depth decode tokens are derived from.
-    const std::pair<const char*, int64_t models::ModelConfig::*> fields[] = {
-        {"hidden_size", &models::ModelConfig::hidden_size},
-        {"num_attention_heads", &models::ModelConfig::num_attention_heads},
-        {"q_lora_rank", &models::ModelConfig::q_lora_rank},
-        {"kv_lora_rank", &models::ModelConfig::kv_lora_rank},
-        {"qk_nope_head_dim", &models::ModelConfig::qk_nope_head_dim},
-        {"qk_rope_head_dim", &models::ModelConfig::qk_rope_head_dim},
-        {"v_head_dim", &models::ModelConfig::v_head_dim},
-        {"n_routed_experts", &models::ModelConfig::n_routed_experts},
-        {"num_experts_per_tok", &models::ModelConfig::num_experts_per_tok},
-        {"moe_intermediate_size", &models::ModelConfig::moe_intermediate_size},
-        {"num_nextn_predict_layers", &models::ModelConfig::num_nextn_predict_layers},
-    };
-    for (const auto& [name, field] : fields) {
-        if (a.*field != b.*field)
-            return std::string(name) + " " + std::to_string(a.*field) + " vs " +
-                   std::to_string(b.*field);
+    const std::vector<ReplayShape> x = replay_shapes(a);
+    const std::vector<ReplayShape> y = replay_shapes(b);
+    for (size_t i = 0; i < std::max(x.size(), y.size()); ++i) {
+        if (i >= x.size()) return "none vs " + y[i].name;
+        if (i >= y.size()) return x[i].name + " vs none";
+        if (x[i].role != y[i].role) return x[i].name + " vs " + y[i].name + ": different ops";
+        for (size_t j = 0; j < x[i].dims.size(); ++j) {
+            const auto& [dim, va] = x[i].dims[j];
+            const int64_t vb = y[i].dims[j].second;
+            if (va != vb)
+                return x[i].name + ": " + dim + " " + std::to_string(va) + " vs " +
+                       std::to_string(vb);
+        }
     }
     return {};
 }
@@ -449,82 +572,165 @@ WorkSet probe_work(const Category& c,
     return w;
 }
 
-// Work of a category derived from the model and the deployment (docs/replay.md).
+// The recorded micro-batch as an op graph step (docs/replay.md, "Work per kernel"): one EP
+// group of `ep` devices, each a DP rank running `tokens / seq_len` sequences (at least one) of
+// `seq_len` new tokens after `context` cached ones, TP1. Always a prefill-phase forward: a
+// decode micro-batch with MTP drafts has seq_len = 1 + drafts queries per sequence, which a
+// prefill step of that length expresses without the MTP modules; the attention kernel's
+// phase (prefill or decode cost model) is taken from the deployment, not from the graph.
+models::StepSpec replay_step(const models::ModelConfig& m,
+                             const ReplayDeployment& d,
+                             models::AttentionMode attention) {
+    models::StepSpec s;
+    s.phase = models::Phase::Prefill;
+    s.batch = std::max<int64_t>(1, d.tokens / d.seq_len) * d.ep;
+    s.seq = d.seq_len;
+    s.context = d.context;
+    s.attention = attention;
+    s.gemm = models::GemmMode::Bf16;
+    s.plan.tp = 1;
+    s.plan.ep = d.ep;
+    s.plan.dp = d.ep;
+    s.plan.devices = d.ep;
+    // The graph needs ep to divide its expert slots. Where it does not divide the routed
+    // experts (EP144 or EP320 over 256), the fewest redundant slots that make it divide
+    // (EPLB's replicas) make up the difference, and each member holds its slots.
+    const int64_t experts = models::routing_of(m).experts;
+    if (d.ep > 1 && experts > 0) s.plan.redundant_experts = (d.ep - experts % d.ep) % d.ep;
+    return s;
+}
+
+// The graphs replay's work reads, built once per Retimer (a full V3 graph takes milliseconds).
+struct ReplayGraphs {
+    std::optional<models::OpGraph> naive;     // projections, experts, router; naive attention
+    std::optional<models::OpGraph> absorbed;  // the attention core of an absorbed deployment
+};
+
+ReplayGraphs replay_graphs(const models::ModelConfig& m, const ReplayDeployment& d) {
+    ReplayGraphs g;
+    try {
+        g.naive = models::build_op_graph(m, replay_step(m, d, models::AttentionMode::Naive));
+        if (d.absorbed)
+            g.absorbed =
+                models::build_op_graph(m, replay_step(m, d, models::AttentionMode::Absorbed));
+    } catch (const InputError& e) {
+        // E.g. a context beyond the model's positions: name the deployment's own field.
+        if (d.schema == kGeneralSchema) {
+            rethrow_at_field(e, d.file,
+                             {{"--batch", "workload.batch"},
+                              {"--seq", "workload.input_len"},
+                              {"--context", "workload.context"},
+                              {"--ep", "parallel.ep"}});
+        }
+        rethrow_at_field(e, d.file,
+                         {{"--batch", "tokens_per_micro_batch"},
+                          {"--seq", "seq_len"},
+                          {"--context", "context"},
+                          {"--ep", "ep"}});
+    }
+    return g;
+}
+
+// Work of a category derived from the model and the deployment (docs/replay.md): every shape
+// comes from the ops of one MoE layer of the step's graph, through models/parallel.
 WorkSet model_work(const Category& c,
-                   const models::ModelConfig& m,
+                   const ReplayGraphs& graphs,
                    const ReplayDeployment& d,
                    const RuleTable& rules,
                    WorkSet fallback) {
     WorkSet w;
     const int64_t t = d.tokens;
     const auto dtype = precision_of(c.probe.dtype, rules.file);
-    if (c.model_work == "dense_gemm") {
-        const int64_t h = m.hidden_size, heads = m.num_attention_heads;
-        auto add = [&](int64_t n, int64_t k) {
-            w.gemms.push_back({t, n, k, dtype, devices::Precision::BF16});
-        };
-        if (m.q_lora_rank > 0) {
-            add(m.q_lora_rank, h);
-            add(heads * m.qk_head_dim(), m.q_lora_rank);
-        } else {
-            add(heads * m.qk_head_dim(), h);
+    const models::OpGraph& g = *graphs.naive;
+    const models::ModelConfig& m = g.config();
+    const models::StepSpec& step = g.step();
+    const MoeLayerOps layer = first_moe_layer(g);
+    if (c.model_work == "dense_gemm" && !layer.attention_gemms.empty()) {
+        // The MLA projections in the naive form (wq_a, wq_b, wkv_a, wkv_b up-projection, wo),
+        // at the deployment's tokens per micro-batch.
+        for (const models::Op* op : layer.attention_gemms) {
+            const models::GemmDims dims = models::device_gemm(step, *op);
+            w.gemms.push_back({t, dims.n, dims.k, dtype, devices::Precision::BF16});
         }
-        add(m.kv_lora_rank + m.qk_rope_head_dim, h);
-        add(heads * (m.qk_nope_head_dim + m.v_head_dim), m.kv_lora_rank);
-        add(h, heads * m.v_head_dim);
         w.text = "model MLA projections at " + std::to_string(t) + " tokens, " + c.probe.dtype;
-    } else if (c.model_work == "expert_gemm") {
-        const int64_t local = std::max<int64_t>(1, m.n_routed_experts / d.ep);
-        const int64_t rows = std::max<int64_t>(
-            1, t * m.num_experts_per_tok * d.ep / std::max<int64_t>(1, m.n_routed_experts));
-        devices::GroupedGemmShape up, down;
-        up.m_per_group.assign(static_cast<size_t>(local), rows);
-        up.n = 2 * m.moe_intermediate_size;
-        up.k = m.hidden_size;
-        up.dtype = dtype;
-        down = up;
-        down.n = m.hidden_size;
-        down.k = m.moe_intermediate_size;
-        w.grouped = {up, down};
-        w.text = "model experts: " + std::to_string(local) + " local x " + std::to_string(rows) +
-                 " rows, up+gate and down";
+    } else if (c.model_work == "expert_gemm" && layer.experts.size() == 3 &&
+               layer.gate != nullptr) {
+        // One EP member runs its rank's local experts at balanced routing: the busiest rank of
+        // the graph's placement.
+        const models::Op& w1 = *layer.experts[0];
+        const models::Op& w3 = *layer.experts[1];
+        const models::Op& w2 = *layer.experts[2];
+        // The busiest EP rank of the graph's placement, redundant slots included (EP144 over
+        // 256 experts: 288 slots, two per rank, as DeepSeek serves it and the simulator times).
+        const int64_t rank = models::busiest_rank(w1);
+        auto local = [&](const models::Op& op) {
+            return models::device_grouped_gemm(m, step, op, rank);
+        };
+        const models::DeviceGroupedGemm g1 = local(w1), g3 = local(w3), g2 = local(w2);
+        // The graph runs whole sequences; a file's tokens per micro-batch may be a part of one.
+        const int64_t graph_tokens = models::device_rows(step, g.main_tokens());
+        auto rows = [&](const models::DeviceGroupedGemm& s) {
+            std::vector<int64_t> r;
+            for (double pairs : s.rows_per_group) {
+                if (t != graph_tokens)
+                    pairs = pairs * static_cast<double>(t) / static_cast<double>(graph_tokens);
+                // Whole rows, as the kernel receives them (the graph's are expected pairs); the
+                // tolerance keeps a whole quotient that rounding left just below from losing one.
+                r.push_back(std::max<int64_t>(1, static_cast<int64_t>(pairs + 1e-9)));
+            }
+            return r;
+        };
+        // The recorded kernels run gate (w1) and up (w3) as one grouped GEMM over the
+        // concatenated weights, then down (w2).
+        devices::GroupedGemmShape fused, down;
+        fused.m_per_group = rows(g1);
+        fused.n = g1.n + g3.n;
+        fused.k = g1.k;
+        fused.dtype = dtype;
+        down.m_per_group = rows(g2);
+        down.n = g2.n;
+        down.k = g2.k;
+        down.dtype = dtype;
+        if (fused.m_per_group.empty()) return fallback;
+        w.text = "model experts: " + std::to_string(fused.m_per_group.size()) + " local x " +
+                 std::to_string(fused.m_per_group.front()) + " rows, up+gate and down";
+        w.grouped = {std::move(fused), std::move(down)};
     } else if (c.model_work == "attention") {
+        const models::OpGraph& ag = graphs.absorbed ? *graphs.absorbed : g;
+        const MoeLayerOps al = first_moe_layer(ag);
+        if (al.core == nullptr) return fallback;
+        // Sequences, heads, per-head dims and KV cache per token as the graph has them:
+        // absorbed attends over the latent (r + rope, values r), naive over up-projected K/V.
+        const models::DeviceAttention da = models::device_attention(ag.step(), *al.core);
         devices::AttentionWork a;
         a.phase = d.phase == models::Phase::Decode ? devices::AttentionPhase::Decode
                                                    : devices::AttentionPhase::Prefill;
-        a.batch = std::max<int64_t>(1, t / d.seq_len);
-        a.q_len = d.seq_len;
-        a.kv_len = d.context + d.seq_len;
-        a.heads = m.num_attention_heads;
-        // Per-head dims and KV cache per token as the op graph has them (models/op_graph.cpp):
-        // absorbed attends over the latent (r + rope, values r), naive over up-projected K/V.
-        const int64_t r = m.kv_lora_rank, dr = m.qk_rope_head_dim;
-        a.qk_head_dim = d.absorbed ? r + dr : m.qk_head_dim();
-        a.v_head_dim = d.absorbed ? r : m.v_head_dim;
+        a.batch = da.sequences;
+        a.q_len = da.queries_per_seq;
+        a.kv_len = da.keys_per_seq;
+        a.heads = da.heads;
+        a.qk_head_dim = da.qk_dim;
+        a.v_head_dim = da.v_dim;
         // A cache is read only where there is one (decode, or prefill after a cached prefix);
         // a fresh prefill's K/V come from the step's own projections and the kernel is
         // compute-bound, which is how files without a context have always been timed.
-        if (d.phase == models::Phase::Decode || d.context > 0) {
-            const int64_t per_token =
-                d.absorbed ? r + dr
-                           : m.num_attention_heads * (m.qk_nope_head_dim + dr + m.v_head_dim);
-            a.kv_bytes_per_token = static_cast<double>(per_token) * 2.0;  // BF16 cache
-        }
+        if (d.phase == models::Phase::Decode || d.context > 0)
+            a.kv_bytes_per_token = da.cache_bytes_per_token;
         a.dtype = dtype;
         w.attention.push_back(a);
-        w.text = "model MLA attention " + std::to_string(a.batch) + "x" + std::to_string(d.seq_len);
+        w.text = "model MLA attention " + std::to_string(a.batch) + "x" + std::to_string(a.q_len);
         if (d.context > 0) w.text += " after " + std::to_string(d.context);
         if (d.phase == models::Phase::Decode) w.text += " decode";
         if (d.absorbed) w.text += " absorbed";
-    } else if (c.model_work == "dispatch" || c.model_work == "combine") {
+    } else if ((c.model_work == "dispatch" || c.model_work == "combine") && layer.gate != nullptr) {
+        // A device sends each of its tokens to its top-k experts: tokens x k copies of FP8
+        // values with 1x128 scales (dispatch) or BF16 values (combine).
+        const bool dispatch = c.model_work == "dispatch";
+        const models::OpKind kind = dispatch ? models::OpKind::Dispatch : models::OpKind::Combine;
         devices::CollectiveWork cw;
-        const double per_token =
-            c.model_work == "dispatch"
-                ? static_cast<double>(m.hidden_size) * (1.0 + 4.0 / 128.0)  // FP8 + scales
-                : static_cast<double>(m.hidden_size) * 2.0;                 // BF16
-        cw.kind = c.model_work == "dispatch" ? devices::CollectiveKind::Dispatch
-                                             : devices::CollectiveKind::Combine;
-        cw.bytes = static_cast<double>(t * m.num_experts_per_tok) * per_token;
+        cw.kind = dispatch ? devices::CollectiveKind::Dispatch : devices::CollectiveKind::Combine;
+        cw.bytes =
+            static_cast<double>(t * layer.gate->routing.top_k) * models::ep_bytes_per_copy(m, kind);
         cw.participants = d.ep;
         cw.members_per_domain = d.members_per_domain;
         w.collectives.push_back(cw);
@@ -581,10 +787,13 @@ Retimer::Retimer(const devices::CostModel& from,
     : from_(from), to_(to), rules_(rules) {
     const int64_t p = deployment ? deployment->ep : participants;
     const int64_t members = deployment ? deployment->members_per_domain : 0;
+    std::optional<ReplayGraphs> graphs;
     for (const Category& c : rules.categories) {
         WorkSet w = probe_work(c, rules, p, members);
-        if (model && deployment && !c.model_work.empty())
-            w = model_work(c, *model, *deployment, rules, w);
+        if (model && deployment && !c.model_work.empty()) {
+            if (!graphs) graphs = replay_graphs(*model, *deployment);
+            w = model_work(c, *graphs, *deployment, rules, w);
+        }
         Totals a = cost_of(from, w);
         Totals b = cost_of(to, w);
         CategoryScaling s;

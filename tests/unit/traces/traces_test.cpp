@@ -411,8 +411,81 @@ TEST_CASE("general deployment -> replay fields: one micro-batch per phase") {
 TEST_CASE("a deployment's model and --model: shapes decide") {
     auto v3 = models::resolve_model_config("deepseek-v3");
     CHECK(replay_shape_difference(v3, models::resolve_model_config("deepseek-r1")).empty());
+    // The first difference among the ops replay's work reads, by op and dimension (V2's first
+    // MoE layer is layer 1, V3's layer 3: the layer does not matter, the op does).
     CHECK(replay_shape_difference(v3, models::resolve_model_config("deepseek-v2")) ==
-          "hidden_size 7168 vs 5120");
+          "layers.3.attn.wq_a: k 7168 vs 5120");
+    CHECK(replay_shape_difference(v3, models::resolve_model_config("deepseek-v2-lite")) ==
+          "layers.3.attn.wq_a vs layers.1.attn.wq: different ops");
+    // V2 has no MTP module: the MTP depth (decode drafts) is the only difference from a V2
+    // config that declares one.
+    Json j = load_json_file(std::string(DSSIM_SOURCE_DIR) + "/configs/models/deepseek-v2.json");
+    j["num_nextn_predict_layers"] = 1;
+    auto v2_mtp = models::model_config_from_json(j, "v2-mtp.json");
+    CHECK(replay_shape_difference(models::resolve_model_config("deepseek-v2"), v2_mtp) ==
+          "mtp: modules 0 vs 1");
+}
+
+TEST_CASE("model-derived work: EP groups that do not divide the experts, partial sequences") {
+    devices::CostModel h800 = load_cost_model("h800");
+    devices::CostModel cm = load_cost_model("cloudmatrix-384");
+    auto model = models::resolve_model_config("deepseek-v3");
+    auto dep = [](const char* text) {
+        return parse_replay_deployment(parse_json_text(text, "d.json"), "d.json");
+    };
+    auto basis = [&](const ReplayDeployment& d, const char* category) {
+        Retimer r(h800, cm, rules(), model, d, 0);
+        return r.scaling()[rules().category_index(category)].basis;
+    };
+    // EP that does not divide the 256 experts gets the fewest redundant slots that make it
+    // divide, placed as the graph places them (the simulator's placement). EP320 (CloudMatrix
+    // decode): 320 slots, one per member, 64 x 8 x 320 / 256 rows for a full-load expert.
+    // EP144 (DeepSeek's decode service): 288 slots, two per member (before models/parallel,
+    // replay counted one: a bug), 44 x 8 x 144 / 256 rows each.
+    auto ep320 = dep(R"({"schema": "dssim-replay-deployment/1", "ep": 320,
+        "tokens_per_micro_batch": 64, "seq_len": 1, "context": 4096, "phase": "decode",
+        "attention": "absorbed"})");
+    CHECK(basis(ep320, "grouped_gemm").find("model experts: 1 local x 640 rows") !=
+          std::string::npos);
+    CHECK(basis(ep320, "ep_dispatch").find("model dispatch 3.8 MB over EP320") !=
+          std::string::npos);
+    auto ep144 = dep(R"({"schema": "dssim-replay-deployment/1", "ep": 144,
+        "tokens_per_micro_batch": 44, "seq_len": 1, "context": 4989, "phase": "decode"})");
+    CHECK(basis(ep144, "grouped_gemm").find("model experts: 2 local x 198 rows") !=
+          std::string::npos);
+    // EP48: 288 slots, 6 per member; the busiest holds 5 full-load experts and a replica's half
+    // (5.5 x 3072 rows spread over its 6 slots).
+    auto ep48 = dep(R"({"schema": "dssim-replay-deployment/1", "ep": 48,
+        "tokens_per_micro_batch": 2048, "seq_len": 1024})");
+    CHECK(basis(ep48, "grouped_gemm").find("model experts: 6 local x 2816 rows") !=
+          std::string::npos);
+    // 100 tokens of a 4096-token sequence: GEMM rows, expert rows and payload follow the
+    // tokens, the attention the one sequence.
+    auto part = dep(R"({"schema": "dssim-replay-deployment/1", "ep": 64,
+        "tokens_per_micro_batch": 100, "seq_len": 4096})");
+    CHECK(basis(part, "gemm_fp8").find("model MLA projections at 100 tokens") != std::string::npos);
+    CHECK(basis(part, "grouped_gemm").find("model experts: 4 local x 200 rows") !=
+          std::string::npos);
+    CHECK(basis(part, "attention_fwd").find("model MLA attention 1x4096") != std::string::npos);
+    CHECK(basis(part, "ep_combine").find("model combine 11.5 MB over EP64") != std::string::npos);
+    // Without EP a member runs all 256 experts.
+    auto ep1 = dep(R"({"schema": "dssim-replay-deployment/1", "ep": 1,
+        "tokens_per_micro_batch": 512, "seq_len": 512})");
+    CHECK(basis(ep1, "grouped_gemm").find("model experts: 256 local x 16 rows") !=
+          std::string::npos);
+    // A step the model cannot run is refused at the deployment's own field.
+    auto far = dep(R"({"schema": "dssim-replay-deployment/1", "ep": 64,
+        "tokens_per_micro_batch": 64, "seq_len": 1, "context": 200000, "phase": "decode"})");
+    CHECK_THROWS_WITH_AS(Retimer(h800, cm, rules(), model, far, 0),
+                         "d.json: context: context + new tokens = 200001 exceeds "
+                         "max_position_embeddings 163840",
+                         InputError);
+    DeploymentStep s = pretrain_step();
+    s.phase = models::Phase::Prefill;
+    s.context = 200000;
+    CHECK_THROWS_WITH_AS(Retimer(h800, cm, rules(), model, replay_deployment_from(s, model), 0),
+                         doctest::Contains("pretrain.json: workload.context: context + new tokens"),
+                         InputError);
 }
 
 TEST_CASE("derived deployment re-times exactly as the equivalent replay file") {

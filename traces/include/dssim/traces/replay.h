@@ -107,11 +107,14 @@ struct DeploymentStep {
 };
 // One recorded micro-batch of that step, split as the simulator splits it (docs/replay.md):
 // sequences halved with the first half taking the odd one, or a single prompt's tokens halved;
-// decode sequences carry 1 + MTP drafts tokens. Errors name the step's file and field.
+// decode sequences carry 1 + MTP drafts tokens (one per MTP module of the model's op graph).
+// Errors name the step's file and field.
 ReplayDeployment replay_deployment_from(const DeploymentStep& step, const models::ModelConfig& m);
-// The first model size that replay's model-derived work reads and that differs between two
-// configs, as "hidden_size 7168 vs 5120"; empty when the shapes agree (deepseek-r1 has
-// deepseek-v3's shapes, so a V3 deployment replays R1 the same).
+// The first shape that replay's model-derived work reads and that differs between two models'
+// op graphs: an op of the first MoE layer (attention projections, MLA core, router, expert
+// projections) and its dimension, as "layers.3.attn.wq_a: k 7168 vs 5120" ("X vs Y: different
+// ops" where the layers differ in structure), or "mtp: modules 1 vs 0". Empty when the shapes
+// agree (deepseek-r1 has deepseek-v3's shapes, so a V3 deployment replays R1 the same).
 std::string replay_shape_difference(const models::ModelConfig& a, const models::ModelConfig& b);
 
 // How one category's time changes between the two devices.
@@ -125,7 +128,9 @@ struct CategoryScaling {
 class Retimer {
   public:
     // `participants` is the EP/collective group size to use when no deployment says (the
-    // trace's world size, 0 unknown).
+    // trace's world size, 0 unknown). With a model and a deployment, the work comes from the op
+    // graph of the recorded micro-batch (built once here); a step the model cannot run (e.g. a
+    // context beyond its positions) throws InputError naming the deployment's file and field.
     Retimer(const devices::CostModel& from,
             const devices::CostModel& to,
             const RuleTable& rules,

@@ -45,7 +45,7 @@ OpTensor tensor(std::string name, std::vector<int64_t> shape, DType dtype = DTyp
 // scores and forms dQ, dK and dV (2x forward). B reads the output gradient and the stashed
 // input, and writes the input gradient.
 OpCost backward_input_cost(OpKind kind, const OpCost& x) {
-    const double mult = kind == OpKind::MlaAttention ? 2.0 : 1.0;
+    const double mult = backward_work_multiple(kind, Pass::BackwardInput);
     OpCost r;
     r.flops = x.flops * mult;
     r.vector_ops = x.vector_ops * mult;
@@ -76,12 +76,32 @@ OpCost backward_weight_cost(const ModelConfig& c, const Op& f, const OpCost& x) 
     return r;
 }
 
+// The gradient all-to-alls run the other way. V3's FP8 training (tech report §3.3) sends the
+// activation gradient to the experts (the combine's backward) in FP8 like the forward dispatch,
+// and returns the experts' input gradient (the dispatch's backward) in BF16 like the forward
+// combine. Sets B's payload dtype and scales its bytes from the forward op's payload.
+void set_backward_payload(const ModelConfig& c, const Op& f, Op& b) {
+    if (f.kind != OpKind::Dispatch && f.kind != OpKind::Combine) return;
+    b.comm.dtype = f.kind == OpKind::Combine ? DType::F8E4M3 : DType::BF16;
+    auto per_copy = [&](DType t) {
+        return t == DType::F8E4M3 ? dispatch_bytes_per_copy(c.hidden_size)
+                                  : combine_bytes_per_copy(c.hidden_size);
+    };
+    const double ratio = per_copy(b.comm.dtype) / per_copy(f.comm.dtype);
+    for (OpCost* x : {&b.cost, &b.per_device}) {
+        x->comm_bytes *= ratio;
+        x->act_read_bytes *= ratio;
+        x->act_write_bytes *= ratio;
+    }
+}
+
 // Recomputes the B and W ops of a forward op after its cost changed (apply_expert_loads).
 void refresh_backward(OpGraph& g, const Op& f) {
     if (auto b = g.find(f.name + ".grad_input")) {
         g.op(*b).cost = backward_input_cost(f.kind, f.cost);
         g.op(*b).per_device = backward_input_cost(f.kind, f.per_device);
         g.op(*b).experts = f.experts;
+        set_backward_payload(g.config(), f, g.op(*b));
     }
     if (auto w = g.find(f.name + ".grad_weight")) {
         g.op(*w).cost = backward_weight_cost(g.config(), f, f.cost);
@@ -107,9 +127,15 @@ class Builder {
         g_.set_mtp_modules(n_mtp);
         const bool all_logits = s_.logits_all_positions || s_.phase != Phase::Prefill;
 
-        std::string h = embedding("embed", "tokens", t_main, -1, false);
+        std::string h =
+            s_.stage.first ? embedding("embed", "tokens", t_main, -1, false) : "stage_input";
         for (int64_t layer = 0; layer < c_.num_hidden_layers; ++layer) {
             h = block(layer, h, t_main, q_main_);
+        }
+        if (!s_.stage.last) {
+            // A middle or first stage hands its last layer's output to the next stage.
+            if (s_.phase == Phase::Train) add_backward();
+            return;
         }
         const std::string main_hidden = h;
         const int64_t rows = all_logits ? t_main : b;
@@ -749,7 +775,9 @@ void Builder::add_backward() {
             auto b = bwd_of.find(boost::target(*e, dag));
             if (b != bwd_of.end()) deps.push_back(b->second);
         }
-        if (f.kind == OpKind::Loss) deps.push_back(v);
+        // The loss, and a pipeline stage's output (no consumer in this graph: its gradient
+        // comes from the next stage after its forward pass), start the backward pass.
+        if (f.kind == OpKind::Loss || boost::out_degree(v, dag) == 0) deps.push_back(v);
         std::sort(deps.begin(), deps.end());
         deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
 
@@ -784,10 +812,7 @@ void Builder::add_backward() {
             b.outputs = grads(f.inputs);
             b.cost = backward_input_cost(f.kind, f.cost);
             b.per_device = backward_input_cost(f.kind, f.per_device);
-            if (f.kind == OpKind::Dispatch || f.kind == OpKind::Combine) {
-                // The gradient all-to-all runs the other way with BF16 payloads.
-                b.comm.dtype = DType::BF16;
-            }
+            set_backward_payload(c_, f, b);
             if (b.outputs.empty()) b.outputs = {tensor(b.name, {1}, DType::F32)};
             OpVertex bv = g_.add(std::move(b), deps);
             bwd_of[v] = bv;
@@ -856,6 +881,10 @@ void Builder::add_backward() {
 }
 
 }  // namespace
+
+double backward_work_multiple(OpKind kind, Pass pass) {
+    return kind == OpKind::MlaAttention && pass == Pass::BackwardInput ? 2.0 : 1.0;
+}
 
 // ---- OpGraph ------------------------------------------------------------------------------
 
@@ -941,6 +970,9 @@ void validate_step(const ModelConfig& c, const StepSpec& s) {
     if (p.redundant_experts < 0) bad("--redundant-experts", "must be >= 0");
     if (s.phase == Phase::Decode && s.seq != 1) {
         bad("--seq", "decode processes one new token per sequence; use --context for the cache");
+    }
+    if (s.mtp && !s.stage.last) {
+        bad("--mtp", "the MTP modules run on the last pipeline stage");
     }
     if (s.phase == Phase::Train && s.context != 0) {
         bad("--context", "a training step has no KV cache (got " + std::to_string(s.context) + ")");

@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "dssim/base/error.h"
+
 namespace dssim::models {
 
 namespace {
@@ -381,7 +383,9 @@ AllToAllShape all_to_all_shape(const ModelConfig& config, const StepSpec& step, 
     const ParallelPlan& p = step.plan;
     AllToAllShape a;
     a.group = p.ep;
-    a.bytes_per_copy = ep_bytes_per_copy(config, op.kind);
+    // Forward dispatch carries FP8 tokens; combine and every gradient all-to-all carry BF16.
+    a.bytes_per_copy = op.comm.dtype == DType::F8E4M3 ? dispatch_bytes_per_copy(config.hidden_size)
+                                                      : combine_bytes_per_copy(config.hidden_size);
     a.copies_per_device = total_pairs(op.experts) * dp_fraction(step) / static_cast<double>(p.tp);
     const double groups = static_cast<double>(p.devices / p.ep);
     const double e = static_cast<double>(p.ep);
@@ -469,6 +473,24 @@ RingShape ring_shape(const Op& op) {
     return r;
 }
 
+ModelConfig pipeline_chunk(const ModelConfig& config, int64_t moe_layers) {
+    int64_t available = 0;
+    for (int64_t l = 0; l < config.num_hidden_layers; ++l)
+        available += config.is_moe_layer(l) ? 1 : 0;
+    if (moe_layers < 1 || moe_layers > available) {
+        throw_input_error("", "--layers-per-chunk",
+                          "must be in [1, " + std::to_string(available) + "] (the MoE layers of " +
+                              std::string(config.short_name()) + "; got " +
+                              std::to_string(moe_layers) + ")");
+    }
+    ModelConfig chunk = config;
+    chunk.num_hidden_layers = moe_layers;
+    chunk.first_k_dense_replace = 0;
+    chunk.moe_layer_freq = 1;
+    chunk.num_nextn_predict_layers = 0;
+    return chunk;
+}
+
 int64_t gradient_replicas(const ParallelPlan& plan, bool routed_experts) {
     return routed_experts && plan.ep > 1 ? plan.devices / plan.ep : plan.dp;
 }
@@ -528,7 +550,7 @@ DeviceMemoryShare device_memory(std::span<const OpGraph* const> micro_batches,
                 mu.fp8_weight_scale_bytes += (bytes - elements) * fraction;
             }
         }
-        if (op.kind == OpKind::MlaAttention) {
+        if (op.kind == OpKind::MlaAttention && op.pass == Pass::Forward) {
             // Every sequence keeps its cached and new tokens (the latent cache is shared by the
             // heads, so TP ranks each hold it; the naive cache is split by heads).
             const int64_t n_new = new_tokens_per_sequence > 0 ? new_tokens_per_sequence

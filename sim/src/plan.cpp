@@ -73,8 +73,10 @@ int64_t check_inputs(const Hardware& hw,
                      const Deployment& dep,
                      const Workload& wl,
                      const SimOptions& opt) {
-    if (wl.phase == models::Phase::Train) {
-        throw_input_error("", "--phase", "the simulator runs prefill and decode steps");
+    if (wl.phase == models::Phase::Train && dep.micro_batches == 2) {
+        throw_input_error("", "--micro-batches",
+                          "a training step runs one micro-batch's forward and backward pass "
+                          "(two overlapped micro-batches are a serving schedule)");
     }
     if (dep.micro_batches != 1 && dep.micro_batches != 2) {
         throw_input_error(
@@ -85,7 +87,7 @@ int64_t check_inputs(const Hardware& hw,
     if (dep.tp < 1) throw_input_error("", "--tp", "must be >= 1");
     if (dep.ep < 1) throw_input_error("", "--ep", "must be >= 1");
     if (wl.batch < 1) throw_input_error("", "--batch", "must be >= 1");
-    if (wl.phase == models::Phase::Prefill && wl.input_len < 1) {
+    if (wl.phase != models::Phase::Decode && wl.input_len < 1) {
         throw_input_error("", "--input-len", "must be >= 1");
     }
     if (!(wl.mtp_acceptance >= 0 && wl.mtp_acceptance <= 1)) {
@@ -145,7 +147,7 @@ class Key {
 
 std::string request_key(const CostRequest& q) {
     Key k;
-    k.add(q.call).add(q.unit);
+    k.add(q.call).add(q.unit).add(q.repeat);
     switch (q.call) {
         case CostRequest::Call::Gemm:
             k.add(q.gemm.m).add(q.gemm.n).add(q.gemm.k).add(q.gemm.dtype).add(q.gemm.out_dtype);
@@ -177,7 +179,7 @@ std::string request_key(const CostRequest& q) {
 std::string step_key(const models::StepSpec& s) {
     Key k;
     k.add(s.phase).add(s.batch).add(s.seq).add(s.context).add(s.mtp).add(s.attention);
-    k.add(s.gemm).add(s.logits_all_positions);
+    k.add(s.gemm).add(s.logits_all_positions).add(s.stage.first).add(s.stage.last);
     k.add(s.plan.tp).add(s.plan.ep).add(s.plan.dp).add(s.plan.devices);
     k.add(s.plan.redundant_experts);
     return k.take();
@@ -187,7 +189,7 @@ std::string shape_key(const Deployment& dep, int64_t dp, const Workload& wl, Mod
     Key k;
     k.add(dep.devices).add(dep.tp).add(dep.ep).add(dp).add(dep.redundant_experts);
     k.add(dep.micro_batches).add(wl.phase).add(wl.batch).add(wl.input_len).add(wl.context);
-    k.add(wl.mtp).add(wl.attention).add(wl.gemm).add(mode);
+    k.add(wl.mtp).add(wl.attention).add(wl.gemm).add(wl.stage.first).add(wl.stage.last).add(mode);
     return k.take();
 }
 
@@ -233,6 +235,7 @@ class ShapeBuilder {
         s.mtp = wl_.mtp;
         s.attention = wl_.attention;
         s.gemm = wl_.gemm;
+        s.stage = wl_.stage;
         s.plan.tp = p_.tp;
         s.plan.ep = p_.ep;
         s.plan.dp = p_.dp;
@@ -242,7 +245,8 @@ class ShapeBuilder {
     }
 
     void build_micro_batches() {
-        const bool prefill = wl_.phase == models::Phase::Prefill;
+        // Prefill and training steps run input_len new tokens per sequence.
+        const bool prefill = wl_.phase != models::Phase::Decode;
         const int64_t seq = prefill ? wl_.input_len : 1;
         const int64_t b = wl_.batch;
         struct Part {
@@ -407,6 +411,9 @@ class ShapeBuilder {
                             const models::Op& op,
                             int64_t rank) const {
         CostRequest q;
+        // Backward ops keep their forward op's shapes (B: dX = dY W, W: dW = dY^T X, the same
+        // products), some with a multiple of the work.
+        q.repeat = models::backward_work_multiple(op.kind, op.pass);
         switch (op.kind) {
             case OpKind::Gemm:
             case OpKind::Head:
@@ -485,7 +492,8 @@ class ShapeBuilder {
             const models::AllToAllShape a = models::all_to_all_shape(c_, step, op);
             ci.pattern = CommPattern::AllToAll;
             ci.group = a.group;
-            ci.to_expert = op.kind == OpKind::Dispatch;
+            // Dispatch sends to the experts' ranks; combine and the dispatch gradient send back.
+            ci.to_expert = (op.kind == OpKind::Dispatch) == (op.pass == models::Pass::Forward);
             ci.rank_pairs = a.rank_pair_copies;
             ci.pair_bytes = a.bytes_per_copy;
             return ci;
@@ -507,7 +515,7 @@ class ShapeBuilder {
         for (const MicroBatch& mb : p_.mbs)
             graphs.push_back(mb.graph.get());
         // Prefill: every sequence caches its whole prompt, whichever micro-batch computed it.
-        const int64_t new_tokens = wl_.phase == models::Phase::Prefill ? wl_.input_len : 0;
+        const int64_t new_tokens = wl_.phase != models::Phase::Decode ? wl_.input_len : 0;
         const models::DeviceMemoryShare m = models::device_memory(graphs, wl_.batch, new_tokens);
         p_.memory.weights = m.weights;
         p_.memory.kv_cache = m.kv_cache;
@@ -523,6 +531,17 @@ class ShapeBuilder {
     PlanShape& p_;
     bool token_split_ = false;
 };
+
+// The work of one call done `times` times: compute, memory and ideal time scale, the fixed
+// per-kernel cost does not (one kernel does the repeated work).
+OpTiming repeated(OpTiming t, double times) {
+    if (times == 1.0) return t;
+    t.compute_s *= times;
+    t.memory_s *= times;
+    t.hbm_bytes *= times;
+    t.ideal_s *= times;
+    return t;
+}
 
 // flops / peak of the precision they ran in: the time a perfect kernel would need.
 double ideal(const devices::OpCost& c) {
@@ -543,7 +562,7 @@ OpTiming evaluate(const devices::CostModel& cm, const CostRequest& q, Plan& plan
             c = cm.attention_time(q.attention);
             break;
         case CostRequest::Call::Memory:
-            return from_cost(cm.memory_op_time(q.memory), q.unit);
+            return repeated(from_cost(cm.memory_op_time(q.memory), q.unit), q.repeat);
     }
     for (const auto& a : c.assumptions) {
         if (std::find(plan.assumptions.begin(), plan.assumptions.end(), a) ==
@@ -552,7 +571,7 @@ OpTiming evaluate(const devices::CostModel& cm, const CostRequest& q, Plan& plan
     }
     OpTiming t = from_cost(c, q.unit);
     t.ideal_s = ideal(c);
-    return t;
+    return repeated(t, q.repeat);
 }
 
 // Peers of member `li` in a group of `n` members laid out as domains of `m` (n % m == 0):
@@ -707,6 +726,7 @@ void PlanCache::clear() {
 
 std::vector<int> micro_batch_candidates(const Deployment& dep, const Workload& wl) {
     if (dep.micro_batches == 1 || dep.micro_batches == 2) return {dep.micro_batches};
+    if (dep.micro_batches == 0 && wl.phase == models::Phase::Train) return {1};
     if (dep.micro_batches != 0) {
         throw_input_error(
             "", "--micro-batches",
@@ -740,10 +760,11 @@ SimResult step_result(const models::ModelConfig& model,
     const double step_s = static_cast<double>(step_ps) * 1e-12;
 
     const bool prefill = wl.phase == models::Phase::Prefill;
+    const bool train = wl.phase == models::Phase::Train;
     // MTP modules the step ran (each verifies one draft per sequence in decode).
     const double n_mtp = static_cast<double>(plan.mbs().front().graph->mtp_modules());
     const double per_seq =
-        prefill ? static_cast<double>(wl.input_len) : 1.0 + n_mtp * wl.mtp_acceptance;
+        prefill || train ? static_cast<double>(wl.input_len) : 1.0 + n_mtp * wl.mtp_acceptance;
     r.tokens_per_step = static_cast<double>(plan.devices) * static_cast<double>(wl.batch) * per_seq;
     if (step_s > 0) {
         r.tokens_per_s = r.tokens_per_step / step_s;
@@ -753,7 +774,7 @@ SimResult step_result(const models::ModelConfig& model,
     }
     if (prefill) {
         r.ttft_ms = r.step_time_ms;
-    } else {
+    } else if (!train) {
         r.tpot_ms = r.step_time_ms / (1.0 + n_mtp * wl.mtp_acceptance);
     }
     r.memory = plan.memory;

@@ -49,6 +49,9 @@ struct CostRequest {
     devices::GroupedGemmShape grouped;
     devices::AttentionWork attention;
     devices::MemoryWork memory;
+    // The call's work repeated this many times (a backward op that does a multiple of its
+    // forward op's work on the same shapes: models::backward_work_multiple).
+    double repeat = 1.0;
 };
 
 enum class CommPattern : uint8_t { AllToAll, Ring };

@@ -174,6 +174,20 @@ SimResult report(const models::ModelConfig& model,
     }
     r.compute_busy_ms = ms(busy[0]);
     r.comm_busy_ms = ms(busy[1]);
+    if (wl.phase == models::Phase::Train) {
+        int64_t pass_ps[4][2] = {};
+        for (int s = 0; s < 2; ++s) {
+            for (const auto& sl : st.slices[s]) {
+                const auto pass = plan.ops()[static_cast<size_t>(sl.op)].op->pass;
+                pass_ps[static_cast<size_t>(pass)][s] += sl.end_ps - sl.start_ps;
+            }
+        }
+        for (int p = 0; p < 4; ++p) {
+            r.by_pass.push_back(
+                PassTime{std::string(models::pass_name(static_cast<models::Pass>(p))),
+                         ms(pass_ps[p][0]), ms(pass_ps[p][1])});
+        }
+    }
     for (int k = 0; k < models::kOpKindCount; ++k) {
         if (kind_ps[static_cast<size_t>(k)] == 0) continue;
         r.by_kind.push_back(
@@ -290,7 +304,7 @@ OrderedJson result_to_json(const SimResult& r) {
                                            ? OrderedJson(*r.micro_batches_other_step_ms)
                                            : OrderedJson(nullptr);
     j["batch_per_device"] = r.workload.batch;
-    if (r.workload.phase == models::Phase::Prefill) j["input_len"] = r.workload.input_len;
+    if (r.workload.phase != models::Phase::Decode) j["input_len"] = r.workload.input_len;
     j["context"] = r.workload.context;
     j["mtp"] = r.workload.mtp;
     OrderedJson loads = OrderedJson::array();
@@ -330,6 +344,12 @@ OrderedJson result_to_json(const SimResult& r) {
         res[k.name] = k.ms;
     j["time_by_op_kind_ms"] = kinds;
     j["time_by_resource_ms"] = res;
+    if (!r.by_pass.empty()) {
+        OrderedJson passes = OrderedJson::object();
+        for (const auto& p : r.by_pass)
+            passes[p.pass] = {{"compute", p.compute_ms}, {"communication", p.comm_ms}};
+        j["time_by_pass_ms"] = passes;
+    }
     j["simulated_devices"] = r.simulated_devices;
     j["reported_device"] = r.reported_device;
     j["assumptions"] = r.assumptions;

@@ -147,8 +147,6 @@ DeploymentConfig parse_deployment(const Json& json, const std::string& file) {
         s.layers_per_chunk = at_least(*t, "layers_per_chunk", 1);
         s.sequence_length = at_least(*t, "sequence_length", 1);
         s.global_batch_sequences = at_least(*t, "global_batch_sequences", 1);
-        s.backward_flop_ratio = t->number("backward_flop_ratio");
-        if (!(s.backward_flop_ratio > 0)) t->fail("backward_flop_ratio", "must be > 0");
         source_ref(*t, d.sources);
         t->ignore({"note"});
         t->reject_unknown();

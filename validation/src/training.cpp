@@ -1,12 +1,14 @@
-// DualPipe training-step model on top of the simulator's prefill step (training.h states the
+// DualPipe training-step model on top of the simulator's training chunk (training.h states the
 // rules; docs/validation.md, "Training step", the reasoning and what is left out).
 #include "dssim/validation/training.h"
 
 #include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 
 #include "dssim/base/error.h"
 #include "dssim/models/model_config.h"
+#include "dssim/models/parallel.h"
 
 namespace dssim::validation {
 
@@ -25,13 +27,17 @@ TrainingEstimate estimate_training(const DeploymentConfig& d, const sim::Hardwar
     const TrainingSpec& ts = *d.training;
     TrainingEstimate t;
 
-    // One pipeline chunk: layers_per_chunk MoE layers (no dense layers, no MTP module).
-    models::ModelConfig chunk = models::resolve_model_config(d.model);
-    chunk.num_hidden_layers = ts.layers_per_chunk;
-    chunk.first_k_dense_replace = 0;
-    chunk.num_nextn_predict_layers = 0;
+    // One pipeline chunk: layers_per_chunk MoE layers (models/parallel).
+    models::ModelConfig chunk;
+    try {
+        chunk = models::pipeline_chunk(models::resolve_model_config(d.model), ts.layers_per_chunk);
+    } catch (const InputError& e) {
+        throw_input_error(d.file, "training.layers_per_chunk", e.what());
+    }
 
-    // The forward chunk runs on one EP group; each device holds one micro-batch (sequence).
+    // The chunk runs on one EP group; each device holds one micro-batch (sequence). The step
+    // is the op graph's training step: forward, input gradient, weight gradient (and the
+    // gradient synchronisation, which runs once per optimizer step, not per chunk: left out).
     sim::Deployment dep;
     dep.devices = d.parallel.ep;
     dep.tp = d.parallel.tp;
@@ -40,21 +46,30 @@ TrainingEstimate estimate_training(const DeploymentConfig& d, const sim::Hardwar
     dep.redundant_experts = d.parallel.redundant_experts;
     dep.micro_batches = 1;
     sim::Workload wl = d.workload;
-    wl.phase = models::Phase::Prefill;
+    wl.phase = models::Phase::Train;
     wl.batch = 1;
     wl.input_len = ts.sequence_length;
     wl.context = 0;
     wl.mtp = false;
+    wl.stage = models::PipelineStage{false, false};  // a middle stage: no embedding, head, loss
     const sim::SimResult r = sim::simulate(chunk, hw, dep, wl);
+    auto pass = [&](models::Pass p) {
+        const std::string name(models::pass_name(p));
+        for (const auto& x : r.by_pass)
+            if (x.pass == name) return x;
+        throw std::logic_error("training: the simulator reported no " + name + " pass");
+    };
+    const sim::PassTime fwd = pass(models::Pass::Forward);
+    const sim::PassTime b = pass(models::Pass::BackwardInput);
+    const sim::PassTime w = pass(models::Pass::BackwardWeight);
 
-    t.forward_compute_ms = r.compute_busy_ms;
-    t.forward_comm_ms = r.comm_busy_ms;
-    t.forward_span_ms = r.step_time_ms;
-    t.backward_compute_ms = ts.backward_flop_ratio * t.forward_compute_ms;
-    t.backward_comm_ms = t.forward_comm_ms;  // dispatch(B) mirrors combine(F) and vice versa
-    // The backward splits into input gradient (B) and weight gradient (W) in equal parts.
-    t.weight_grad_ms = t.backward_compute_ms / 2.0;
-    const double input_grad_ms = t.backward_compute_ms - t.weight_grad_ms;
+    t.forward_compute_ms = fwd.compute_ms;
+    t.forward_comm_ms = fwd.comm_ms;
+    t.chunk_span_ms = r.step_time_ms;
+    t.backward_compute_ms = b.compute_ms + w.compute_ms;
+    t.backward_comm_ms = b.comm_ms + w.comm_ms;
+    t.weight_grad_ms = w.compute_ms;
+    const double input_grad_ms = b.compute_ms;
     t.chunk_pair_ms = std::max(t.forward_compute_ms + t.backward_compute_ms,
                                t.forward_comm_ms + t.backward_comm_ms);
 
@@ -72,15 +87,20 @@ TrainingEstimate estimate_training(const DeploymentConfig& d, const sim::Hardwar
     t.gpu_hours_per_trillion_tokens = gpu_hours / t.tokens_per_step * 1e12;
 
     t.notes.push_back(fmt("forward chunk: compute %.2f ms", t.forward_compute_ms) +
-                      fmt(", comm %.2f ms", t.forward_comm_ms) +
-                      fmt(", alone %.2f ms", t.forward_span_ms));
+                      fmt(", comm %.2f ms", t.forward_comm_ms));
     t.notes.push_back(fmt("backward chunk: compute %.2f ms", t.backward_compute_ms) +
+                      fmt(" (B %.2f", input_grad_ms) + fmt(" + W %.2f)", t.weight_grad_ms) +
                       fmt(", comm %.2f ms", t.backward_comm_ms));
+    t.notes.push_back(
+        fmt("chunk simulated alone (F, B, W and the chunk's gradient all-reduce): "
+            "%.2f ms",
+            t.chunk_span_ms));
     t.notes.push_back(fmt("chunk pair %.2f ms", t.chunk_pair_ms) +
                       fmt(" x %.1f micro-batches per rank", t.micro_batches_per_rank) +
                       fmt(" + bubble %.1f ms", t.bubble_ms) + fmt(" = step %.3f s", t.step_s));
     t.notes.push_back(
-        "not modelled: ZeRO-1 gradient reduce-scatter/all-gather, PP transfers, "
+        "not modelled: ZeRO-1 gradient reduce-scatter/all-gather (per optimizer step), PP "
+        "transfers, "
         "embedding/head/MTP stages, the batch-size ramp, failures and restarts");
     if (!r.fits) t.notes.push_back(r.fit_message);
     for (const auto& a : r.assumptions)

@@ -164,8 +164,11 @@ struct Runtime::Impl {
         weights->set_streaming(opt.stream_weights.value_or(bytes > phys / 2));
         kernels::RopeConfig rc = rope_config();
         freqs = kernels::rope_frequencies(rc);
+        // The softmax scale and the RoPE frequency table are numerics constants of the model
+        // (the demo computes them once from the config), not per-op shapes.
         softmax_scale = static_cast<float>(kernels::attention_softmax_scale(
-            static_cast<size_t>(cfg.qk_head_dim()), cfg.mscale, rc));
+            static_cast<size_t>(cfg.qk_head_dim()),  // layering-ok: softmax scale constant
+            cfg.mscale, rc));
         scale_fmt = opt.scale_fmt.value_or(cfg.scale_fmt);
     }
 
@@ -182,7 +185,7 @@ struct Runtime::Impl {
 
     [[nodiscard]] kernels::RopeConfig rope_config() const {
         kernels::RopeConfig rc;
-        rc.rope_dim = static_cast<size_t>(cfg.qk_rope_head_dim);
+        rc.rope_dim = static_cast<size_t>(cfg.qk_rope_head_dim);  // layering-ok: RoPE table
         rc.max_seq_len = static_cast<size_t>(opt.max_seq_len);
         // Without rope_scaling the demo's YaRN switch has nothing to scale: plain RoPE.
         rc.original_seq_len = cfg.rope_yarn
@@ -195,7 +198,7 @@ struct Runtime::Impl {
         return rc;
     }
 
-    [[nodiscard]] bool is_mtp_layer(int64_t layer) const { return layer >= cfg.num_hidden_layers; }
+    [[nodiscard]] bool is_mtp_layer(int64_t layer) const { return cfg.is_mtp_layer(layer); }
 
     const Weight& weight(const models::WeightRef& ref) {
         return weights->get(ref.name, ref.dtype, ref.shape);

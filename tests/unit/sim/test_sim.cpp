@@ -338,3 +338,51 @@ TEST_CASE("auto micro-batches run both counts on the kernel and keep the faster"
         CHECK(analytic_simulate(v3, hw, dep, wl).deployment.micro_batches == c.expected);
     }
 }
+
+TEST_CASE("a training step times the op graph's forward, input-gradient and weight-gradient ops") {
+    const Hardware hw = load_hardware("h800", "h800-cluster-2048");
+    Workload wl;
+    wl.phase = Phase::Train;
+    wl.batch = 1;
+    wl.input_len = 64;
+    wl.context = 0;
+    wl.mtp = false;
+    const SimResult whole =
+        run("deepseek-tiny", hw, ep_deployment(4, 4), wl, Mode::Symmetric, true);
+    REQUIRE(whole.by_pass.size() == 4);
+    CHECK(whole.by_pass[0].pass == "forward");
+    CHECK(whole.by_pass[1].pass == "backward_input");
+    CHECK(whole.by_pass[2].pass == "backward_weight");
+    CHECK(whole.by_pass[3].pass == "grad_sync");
+    for (int p = 0; p < 3; ++p)
+        CHECK(whole.by_pass[static_cast<size_t>(p)].compute_ms > 0);
+    // EP: dispatch and combine forward, their gradients backward; the weight gradient sends
+    // nothing; data-parallel gradients are all-reduced.
+    CHECK(whole.by_pass[0].comm_ms > 0);
+    CHECK(whole.by_pass[1].comm_ms > 0);
+    CHECK(whole.by_pass[2].comm_ms == 0);
+    CHECK(whole.by_pass[3].comm_ms > 0);
+    CHECK(!whole.ttft_ms);
+    CHECK(!whole.tpot_ms);
+    CHECK(result_to_json(whole).contains("time_by_pass_ms"));
+    std::set<std::string> names;
+    for (const auto& e : whole.timeline)
+        names.insert(e.name);
+    CHECK(names.count("embed") == 1);
+    CHECK(names.count("loss.grad_input") == 1);
+    CHECK(names.count("layers.1.moe.experts.w2.grad_weight") == 1);
+
+    // A middle pipeline stage: no embedding, head or loss; its backward starts from the
+    // stage output.
+    wl.stage = models::PipelineStage{false, false};
+    const SimResult middle =
+        run("deepseek-tiny", hw, ep_deployment(4, 4), wl, Mode::Symmetric, true);
+    names.clear();
+    for (const auto& e : middle.timeline)
+        names.insert(e.name);
+    CHECK(names.count("embed") == 0);
+    CHECK(names.count("head") == 0);
+    CHECK(names.count("loss") == 0);
+    CHECK(names.count("layers.0.attn_residual.grad_input") == 1);
+    CHECK(middle.by_pass[0].compute_ms < whole.by_pass[0].compute_ms);
+}

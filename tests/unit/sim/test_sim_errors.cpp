@@ -44,10 +44,14 @@ TEST_CASE("micro-batches other than 1 or 2") {
           std::string::npos);
 }
 
-TEST_CASE("training steps are not simulated yet") {
-    Workload train = decode(1, 10);
+TEST_CASE("a training step runs one micro-batch") {
+    Workload train = decode(2, 10);
     train.phase = models::Phase::Train;
-    CHECK(message(load_hardware("h800"), Deployment{}, train).find("--phase") != std::string::npos);
+    train.input_len = 16;
+    train.context = 0;
+    Deployment two;
+    two.micro_batches = 2;
+    CHECK(message(load_hardware("h800"), two, train).find("--micro-batches") != std::string::npos);
 }
 
 TEST_CASE("EP that does not divide the experts") {

@@ -75,6 +75,9 @@ std::string_view op_role_name(OpRole role);
 // gradient) and W (weight gradient).
 enum class Pass : uint8_t { Forward, BackwardInput, BackwardWeight, GradSync };
 std::string_view pass_name(Pass pass);
+// Work of a backward op relative to its forward op on the same shapes: 2 for the attention
+// input gradient (recomputed scores, then dQ, dK and dV), 1 for every other op and pass.
+[[nodiscard]] double backward_work_multiple(OpKind kind, Pass pass);
 
 // How an op's work is divided among devices (see docs/model-graph.md, "Parallel plan").
 enum class Split : uint8_t {
@@ -103,6 +106,16 @@ struct ParallelPlan {
     }
 };
 
+// Which part of the model a pipeline stage runs. The first stage embeds the tokens; the last
+// runs the final norm, the head (logits, loss or sampling) and the MTP modules. A middle stage
+// (neither) reads the previous stage's hidden states as the graph input `stage_input` and ends
+// at its last layer's residual.
+struct PipelineStage {
+    bool first = true;
+    bool last = true;
+    friend bool operator==(const PipelineStage&, const PipelineStage&) = default;
+};
+
 struct StepSpec {
     Phase phase = Phase::Decode;
     int64_t batch = 1;    // sequences in the step, over all DP ranks
@@ -114,6 +127,7 @@ struct StepSpec {
     // Logits for every new position instead of only the last one per sequence (training
     // always; also used for the flops_per_token definition).
     bool logits_all_positions = false;
+    PipelineStage stage;  // the whole model by default
     ParallelPlan plan;
 };
 

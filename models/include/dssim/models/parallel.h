@@ -134,6 +134,12 @@ struct RingShape {
 
 // ---- training -----------------------------------------------------------------------------------
 
+// One pipeline stage's chunk of the main model: `moe_layers` MoE layers (no dense layers, no
+// embedding-side MTP module), the unit a DualPipe chunk runs (V3: 4 of the 58 MoE layers).
+// Throws InputError (field --layers-per-chunk) if the model has no MoE layers or fewer than
+// asked.
+[[nodiscard]] ModelConfig pipeline_chunk(const ModelConfig& config, int64_t moe_layers);
+
 // Devices holding a replica of a parameter group whose gradients must be synchronised:
 // routed experts are replicated over devices / ep groups (with EP), everything else over DP.
 [[nodiscard]] int64_t gradient_replicas(const ParallelPlan& plan, bool routed_experts);

@@ -72,6 +72,9 @@ struct Workload {
     double mtp_acceptance = 0.85;
     models::AttentionMode attention = models::AttentionMode::Absorbed;
     models::GemmMode gemm = models::GemmMode::Fp8;
+    // The pipeline stage the step runs (training chunks: a middle stage has no embedding,
+    // head or loss); the whole model by default.
+    models::PipelineStage stage;
 };
 
 enum class Mode { Symmetric, Full };
@@ -110,6 +113,14 @@ std::vector<ExpertLoadSummary> summarise_expert_loads(
 struct TimeShare {
     std::string name;
     double ms = 0;
+};
+
+// Busy time of one pass of a training step on the reported device (forward, backward_input,
+// backward_weight, grad_sync), per stream.
+struct PassTime {
+    std::string pass;
+    double compute_ms = 0;
+    double comm_ms = 0;
 };
 
 struct MemoryUse {
@@ -173,6 +184,7 @@ struct SimResult {
     std::string fit_message;  // names what overflows when !fits
     std::vector<TimeShare> by_kind;
     std::vector<TimeShare> by_resource;
+    std::vector<PassTime> by_pass;         // training steps (SystemC engine), passes in step order
     std::vector<std::string> assumptions;  // unknown figures replaced, and by what
 
     std::vector<TimelineEntry> timeline;  // with SimOptions::trace

@@ -25,7 +25,6 @@ struct TrainingSpec {
     int64_t layers_per_chunk = 1;  // MoE layers one pipeline chunk holds
     int64_t sequence_length = 4096;
     int64_t global_batch_sequences = 1;
-    double backward_flop_ratio = 2.0;  // backward (input + weight gradients) / forward FLOPs
 };
 
 struct DeploymentConfig {

@@ -1,11 +1,9 @@
 // The training-step model for DualPipe (docs/validation.md, "Training step"). The simulator
-// times prefill and decode steps only, so training is assembled here on top of its committed
-// API: one forward chunk (layers_per_chunk MoE layers, one sequence per micro-batch) is
-// simulated as a prefill pass on the EP group; the backward chunk repeats the forward compute
-// backward_flop_ratio times and the forward communication once (dispatch and combine swap);
-// DualPipe overlaps a forward chunk of one micro-batch with the backward chunk of another, so a
-// chunk pair takes max(compute F + compute B, comm F + comm B). A step is the chunk pairs of all
-// micro-batches plus the DualPipe bubble (PP/2 - 1)(F&B + B - 3W).
+// times one chunk of the op graph's training step: the forward ops, the input-gradient (B) and
+// weight-gradient (W) ops of layers_per_chunk MoE layers on one sequence per micro-batch, on
+// the EP group. DualPipe overlaps the forward chunk of one micro-batch with the backward chunk
+// of another, so a chunk pair takes max(compute F + B + W, communication F + B). A step is the
+// chunk pairs of all micro-batches plus the DualPipe bubble (PP/2 - 1)(F&B + B - 3W).
 #pragma once
 
 #include <string>
@@ -17,13 +15,13 @@
 namespace dssim::validation {
 
 struct TrainingEstimate {
-    double forward_compute_ms = 0;  // one forward chunk, compute stream busy
-    double forward_comm_ms = 0;     // one forward chunk, communication stream busy
-    double forward_span_ms = 0;     // simulated forward chunk on its own
-    double backward_compute_ms = 0;
-    double backward_comm_ms = 0;
-    double weight_grad_ms = 0;  // W share of the backward compute
-    double chunk_pair_ms = 0;   // F&B of one pair under DualPipe overlap
+    double forward_compute_ms = 0;   // one forward chunk, compute stream busy
+    double forward_comm_ms = 0;      // one forward chunk, communication stream busy
+    double chunk_span_ms = 0;        // the simulated chunk (F, B, W, gradient all-reduce)
+    double backward_compute_ms = 0;  // B + W, compute stream busy
+    double backward_comm_ms = 0;     // gradient all-to-alls (B)
+    double weight_grad_ms = 0;       // W share of the backward compute
+    double chunk_pair_ms = 0;        // F&B of one pair under DualPipe overlap
     double micro_batches_per_rank = 0;
     double bubble_ms = 0;
     double step_s = 0;

@@ -13,21 +13,16 @@
 
 #include "dssim/base/error.h"
 #include "dssim/models/parallel.h"
+#include "graph_constants.h"
 
 namespace dssim::models {
 
 namespace {
 
-// Bytes per element of the activation dtype (BF16 everywhere between ops, as in the demo).
-constexpr double kAct = 2.0;
-// Gradients accumulate in FP32 (V3 tech report: gradients kept in FP32).
-constexpr double kGradBytes = 4.0;
-// FP8 activation tiles: one FP32 scale per 1x128 elements.
-constexpr int64_t kActTile = 128;
-
-int64_t ceil_div(int64_t a, int64_t b) {
-    return (a + b - 1) / b;
-}
+using detail::ceil_div;
+using detail::kAct;
+using detail::kActTile;
+using detail::kGradBytes;
 
 std::string layer_prefix(const ModelConfig& c, int64_t layer) {
     if (layer >= c.num_hidden_layers) {

@@ -13,21 +13,16 @@
 #include <string>
 
 #include "dssim/base/error.h"
+#include "graph_constants.h"
 
 namespace dssim::models {
 
 namespace {
 
-// Bytes per element of the activation dtype (BF16 between ops, as in the demo).
-constexpr double kAct = 2.0;
-// FP8 activation tiles: one FP32 scale per 1x128 elements.
-constexpr int64_t kActTile = 128;
-// Gradients are synchronised in FP32 (V3 tech report).
-constexpr double kGradBytes = 4.0;
-
-int64_t ceil_div(int64_t a, int64_t b) {
-    return (a + b - 1) / b;
-}
+using detail::ceil_div;
+using detail::kAct;
+using detail::kActTile;
+using detail::kGradBytes;
 
 // The busiest rank's pairs (per replica group) and active slots of an expert op.
 struct BusyRank {

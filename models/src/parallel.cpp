@@ -29,11 +29,18 @@ struct BusyRank {
     double pairs = 0;
     double active = 0;
 };
+// The first rank with the most pairs (0 for an empty record).
+size_t busiest(const ExpertLoad& load) {
+    const auto& t = load.tokens_per_device;
+    size_t best = 0;
+    for (size_t r = 1; r < t.size(); ++r) {
+        if (t[r] > t[best]) best = r;
+    }
+    return best;
+}
+
 BusyRank busy_rank(const ParallelPlan& p, const ExpertLoad& load) {
-    const auto r = static_cast<size_t>(std::max_element(load.tokens_per_device.begin(),
-                                                        load.tokens_per_device.end(),
-                                                        [](double a, double b) { return a < b; }) -
-                                       load.tokens_per_device.begin());
+    const size_t r = busiest(load);
     // devices / ep replicas of the expert set each serve an equal share of the tokens.
     const double groups = static_cast<double>(p.devices / p.ep);
     BusyRank b;
@@ -320,12 +327,7 @@ ExpertLoad expert_load_under_plan(const ModelConfig& config,
 }
 
 int64_t busiest_rank(const Op& op) {
-    const auto& t = op.experts.tokens_per_device;
-    int64_t best = 0;
-    for (size_t r = 1; r < t.size(); ++r) {
-        if (t[r] > t[static_cast<size_t>(best)]) best = static_cast<int64_t>(r);
-    }
-    return best;
+    return static_cast<int64_t>(busiest(op.experts));
 }
 
 DeviceGroupedGemm device_grouped_gemm(const ModelConfig& config,
@@ -468,12 +470,15 @@ RingShape ring_shape(const Op& op) {
     return r;
 }
 
-ModelConfig pipeline_chunk(const ModelConfig& config, int64_t moe_layers) {
+ModelConfig pipeline_chunk(const ModelConfig& config,
+                           int64_t moe_layers,
+                           std::string_view file,
+                           std::string_view field) {
     int64_t available = 0;
     for (int64_t l = 0; l < config.num_hidden_layers; ++l)
         available += config.is_moe_layer(l) ? 1 : 0;
     if (moe_layers < 1 || moe_layers > available) {
-        throw_input_error("", "--layers-per-chunk",
+        throw_input_error(file, field,
                           "must be in [1, " + std::to_string(available) + "] (the MoE layers of " +
                               std::string(config.short_name()) + "; got " +
                               std::to_string(moe_layers) + ")");

@@ -920,21 +920,11 @@ Plan build_plan(const models::ModelConfig& model,
 }
 
 int64_t representative_device(const Plan& plan) {
-    int64_t best = 0;
-    double most = -1;
     for (const PlanOp& po : plan.ops()) {
-        if (po.op->kind != models::OpKind::GroupedGemm || po.op->experts.tokens_per_device.empty())
-            continue;
-        const auto& t = po.op->experts.tokens_per_device;
-        for (size_t r = 0; r < t.size(); ++r) {
-            if (t[r] > most) {
-                most = t[r];
-                best = static_cast<int64_t>(r);
-            }
-        }
-        break;
+        if (po.op->kind == models::OpKind::GroupedGemm && !po.op->experts.tokens_per_device.empty())
+            return models::busiest_rank(*po.op);
     }
-    return best;
+    return 0;
 }
 
 }  // namespace dssim::sim::detail

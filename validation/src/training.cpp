@@ -28,12 +28,9 @@ TrainingEstimate estimate_training(const DeploymentConfig& d, const sim::Hardwar
     TrainingEstimate t;
 
     // One pipeline chunk: layers_per_chunk MoE layers (models/parallel).
-    models::ModelConfig chunk;
-    try {
-        chunk = models::pipeline_chunk(models::resolve_model_config(d.model), ts.layers_per_chunk);
-    } catch (const InputError& e) {
-        throw_input_error(d.file, "training.layers_per_chunk", e.what());
-    }
+    const models::ModelConfig chunk =
+        models::pipeline_chunk(models::resolve_model_config(d.model), ts.layers_per_chunk, d.file,
+                               "training.layers_per_chunk");
 
     // The chunk runs on one EP group; each device holds one micro-batch (sequence). The step
     // is the op graph's training step: forward, input gradient, weight gradient (and the

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "dssim/models/op_graph.h"
@@ -136,9 +137,12 @@ struct RingShape {
 
 // One pipeline stage's chunk of the main model: `moe_layers` MoE layers (no dense layers, no
 // embedding-side MTP module), the unit a DualPipe chunk runs (V3: 4 of the 58 MoE layers).
-// Throws InputError (field --layers-per-chunk) if the model has no MoE layers or fewer than
-// asked.
-[[nodiscard]] ModelConfig pipeline_chunk(const ModelConfig& config, int64_t moe_layers);
+// Throws InputError naming `file` and `field` (where the count came from) if the model has no
+// MoE layers or fewer than asked.
+[[nodiscard]] ModelConfig pipeline_chunk(const ModelConfig& config,
+                                         int64_t moe_layers,
+                                         std::string_view file = {},
+                                         std::string_view field = "--layers-per-chunk");
 
 // Devices holding a replica of a parameter group whose gradients must be synchronised:
 // routed experts are replicated over devices / ep groups (with EP), everything else over DP.

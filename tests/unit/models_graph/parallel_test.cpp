@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <string>
 
 #include "dssim/base/error.h"
 #include "dssim/models/model_config.h"
@@ -125,6 +126,15 @@ TEST_CASE("a pipeline chunk is n MoE layers; a middle stage has no embedding, he
     CHECK(chunk.num_nextn_predict_layers == 0);
     CHECK_THROWS_AS((void)pipeline_chunk(v3, 59), InputError);
     CHECK_THROWS_AS((void)pipeline_chunk(v3, 0), InputError);
+    // The error names where the count came from, once.
+    try {
+        (void)pipeline_chunk(v3, 100, "d.json", "training.layers_per_chunk");
+        FAIL("no error");
+    } catch (const InputError& e) {
+        CHECK(std::string(e.what()) ==
+              "d.json: training.layers_per_chunk: must be in [1, 58] (the MoE layers of "
+              "deepseek-v3; got 100)");
+    }
     StepSpec s = step(Phase::Train, 2, 16, 1, 1, 1);
     s.stage = PipelineStage{false, false};
     const OpGraph g = build_op_graph(chunk, s);

@@ -23,13 +23,13 @@ run() {  # run NAME ARGS...: stdout and exit code into NAME.txt
 }
 
 # Graph reports: every op with its cost and per-device share.
-run graph_v3_decode graph --model deepseek-v3 --phase decode --batch 64 --context 4096 --ep 32 --devices 32 --json --ops
-run graph_v3_prefill_tp graph --model deepseek-v3 --phase prefill --batch 4 --seq 512 --tp 4 --devices 8 --json --ops
-run graph_v3_train graph --model deepseek-v3 --phase train --batch 8 --seq 256 --ep 8 --devices 8 --json --ops
-run graph_tiny_train_tp graph --model deepseek-tiny --phase train --batch 2 --seq 16 --tp 2 --devices 4 --json --ops
-run graph_v3_redundant graph --model deepseek-v3 --phase decode --batch 32 --context 100 --ep 36 --devices 72 --redundant-experts 32 --mtp --json --ops
-run graph_v3_naive_fp8 graph --model deepseek-v3 --phase prefill --batch 2 --seq 128 --attention naive --gemm fp8 --tp 2 --devices 2 --json --ops
-run graph_v2lite graph --model deepseek-v2-lite --phase decode --batch 8 --context 64 --json --ops
+run graph_v3_decode graph --model deepseek-v3 --phase decode --global-batch 64 --context 4096 --ep 32 --devices 32 --json --ops
+run graph_v3_prefill_tp graph --model deepseek-v3 --phase prefill --global-batch 4 --seq 512 --tp 4 --devices 8 --json --ops
+run graph_v3_train graph --model deepseek-v3 --phase train --global-batch 8 --seq 256 --ep 8 --devices 8 --json --ops
+run graph_tiny_train_tp graph --model deepseek-tiny --phase train --global-batch 2 --seq 16 --tp 2 --devices 4 --json --ops
+run graph_v3_redundant graph --model deepseek-v3 --phase decode --global-batch 32 --context 100 --ep 36 --devices 72 --redundant-experts 32 --mtp --json --ops
+run graph_v3_naive_fp8 graph --model deepseek-v3 --phase prefill --global-batch 2 --seq 128 --attention naive --gemm fp8 --tp 2 --devices 2 --json --ops
+run graph_v2lite graph --model deepseek-v2-lite --phase decode --global-batch 8 --context 64 --json --ops
 
 # simulate: both modes, TP/EP/DP, redundant experts, MTP, naive attention, FP8 GEMMs.
 sim=(simulate --json)

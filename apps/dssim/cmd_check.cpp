@@ -93,10 +93,13 @@ void add_check_command(CLI::App& app) {
     auto* atol_rms = cmd->add_option(
         "--atol-rms", args->atol_rms,
         "Custom absolute tolerance in units of the golden tensor's RMS (default 0)");
+    for (CLI::Option* o : {rtol, atol, atol_rms})
+        o->check(at_least(0));
     profile->excludes(rtol)->excludes(atol)->excludes(atol_rms);
     cmd->add_option("--threads", args->threads,
                     "Worker threads comparing tensors (default 0: all hardware threads); the "
-                    "report is identical for any value");
+                    "report is identical for any value")
+        ->check(at_least(0));
     cmd->add_flag("--json", args->json, "Print one JSON document instead of the table");
     cmd->callback([args] { check(*args); });
 }

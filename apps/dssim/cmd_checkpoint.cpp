@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "dssim/base.h"
 #include "dssim/models.h"
+#include "dssim/tokenizer/synth_tokenizer.h"
 
 namespace dssim::cli {
 
@@ -104,9 +105,20 @@ void run_synth(const SynthArgs& a) {
     }
     o.threads = a.threads == 0 ? hardware_threads() : a.threads;
     models::SynthResult r = models::synth_checkpoint(config, a.out, o);
-    std::printf("wrote %zu tensors (%llu bytes) in %zu shard%s to %s\n", r.tensors,
-                static_cast<unsigned long long>(r.bytes), r.shards, r.shards == 1 ? "" : "s",
-                a.out.c_str());
+    std::printf("wrote %zu tensors (%llu bytes, %s) in %zu shard%s to %s\n", r.tensors,
+                static_cast<unsigned long long>(r.bytes),
+                human_bytes(static_cast<double>(r.bytes)).c_str(), r.shards,
+                r.shards == 1 ? "" : "s", a.out.c_str());
+    // A tokenizer sized to the vocabulary, so text prompts run on synthetic checkpoints too.
+    const int64_t vocab = config.vocab_size;  // layering-ok: the tokenizer covers every id
+    if (tokenizer::write_synth_tokenizer(a.out, vocab)) {
+        std::printf("wrote tokenizer.json and tokenizer_config.json (%lld ids)\n",
+                    static_cast<long long>(vocab));
+    } else {
+        std::printf("no tokenizer: the vocabulary (%lld ids) is smaller than %lld\n",
+                    static_cast<long long>(vocab),
+                    static_cast<long long>(tokenizer::kSynthMinVocab));
+    }
 }
 
 struct InspectArgs {
@@ -289,7 +301,9 @@ void add_checkpoint_command(CLI::App& app) {
                   "Built-in model name (configs/models/<name>.json, e.g. deepseek-tiny) or a path "
                   "to an HF config.json / demo config")
         ->required();
-    s->add_option("--seed", synth->seed, "Generator seed (unsigned 64-bit integer)")->required();
+    s->add_option("--seed", synth->seed, "Generator seed (unsigned 64-bit integer)")
+        ->required()
+        ->check(unsigned_integer());
     s->add_option("--out", synth->out, "Output directory (created if missing)")->required();
     s->add_option("--dtype", synth->dtype,
                   "Linear weight storage: fp8 (E4M3 + 128x128 F32 weight_scale_inv) or bf16; "

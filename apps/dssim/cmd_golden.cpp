@@ -1,5 +1,6 @@
 // `dssim golden`: runs the reference runtime and records tokens, logits and the selected
 // intermediate tensors into a byte-reproducible HDF5 golden file (docs/golden-and-check.md).
+#include <algorithm>
 #include <charconv>
 #include <iostream>
 #include <memory>
@@ -33,7 +34,8 @@ class ProgressSink : public reference::TensorSink {
         return writer_.wants(name);
     }
     void on_tensor(const reference::TensorView& tensor) override { writer_.on_tensor(tensor); }
-    void finish() { progress_.finish(); }
+    // Generation is over: the bar reaches its end even if the last step wrote no tensor.
+    void finish() { progress_.complete(); }
 
   private:
     void note_step(std::string_view name) const {
@@ -58,14 +60,16 @@ void golden_run(const GoldenArgs& args) {
     if (!selection) {
         throw InputError("--tensors: expected logits, layers or all, got '" + args.tensors + "'");
     }
-    const std::vector<std::vector<int64_t>> prompts = prompts_of(a);
+    const Prompts p = prompts_of(a);
+    const std::vector<std::vector<int64_t>>& prompts = p.ids;
 
     reference::Runtime runtime(a.checkpoint, ro);
     golden::GoldenWriter writer(args.out, *selection);
     reference::GenerateOptions go;
     go.max_new_tokens = a.max_new_tokens;
     go.mtp = a.mtp;
-    ProgressSink sink(writer, static_cast<size_t>(a.max_new_tokens) + 1);
+    // One step per generated token (the prefill gives the first).
+    ProgressSink sink(writer, static_cast<size_t>(std::max<int64_t>(1, a.max_new_tokens)));
     const reference::GenerateResult r = runtime.generate(prompts, go, &sink);
     sink.finish();
 
@@ -104,6 +108,23 @@ void golden_run(const GoldenArgs& args) {
     meta.mtp = a.mtp;
     meta.mtp_drafted = r.mtp_drafted;
     meta.mtp_accepted = r.mtp_accepted;
+    if (p.text()) {
+        meta.prompt_texts = p.texts;
+        for (const auto& g : r.generated)
+            meta.generated_texts.push_back(p.tokenizer->decode(g));
+        // Which tokenizer turned the texts into ids: its two files, in this order.
+        Sha256 sha;
+        const std::filesystem::path dir(p.tokenizer_dir);
+        for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) {
+            if (std::filesystem::exists(dir / name)) {
+                const std::string bytes = read_file(dir / name);
+                sha.update(name);
+                sha.update(std::string_view("\0", 1));
+                sha.update(bytes);
+            }
+        }
+        meta.tokenizer_digest = sha.hex_digest();
+    }
     const int64_t tensors = writer.tensors_written();
     writer.commit(meta);
 
@@ -114,6 +135,10 @@ void golden_run(const GoldenArgs& args) {
         j["tensors"] = tensors;
         j["logit_rows"] = rows;
         j["generated"] = r.generated;
+        if (p.text()) {
+            j["prompt_texts"] = meta.prompt_texts;
+            j["texts"] = meta.generated_texts;
+        }
         j["logits_sha256"] = r.logits_sha256;
         j["checkpoint_sha256"] = meta.checkpoint_digest;
         add_mtp_json(a, r, j);
@@ -124,6 +149,9 @@ void golden_run(const GoldenArgs& args) {
                   << "logits_sha256 " << r.logits_sha256 << "\n"
                   << "checkpoint_sha256 " << meta.checkpoint_digest << "\n";
         print_mtp_line(a, r, std::cout);
+        for (size_t i = 0; i < meta.generated_texts.size(); ++i) {
+            std::cout << "text " << i << ": " << Json(meta.generated_texts[i]).dump() << "\n";
+        }
     }
 }
 
@@ -135,7 +163,8 @@ void add_golden_command(CLI::App& app) {
         "golden",
         "Run a checkpoint with the reference runtime and write a golden HDF5 file: /tokens, "
         "/logits and intermediate tensors under /tensors/step<k>/<name> in the runtime dtype, "
-        "with the config, mode and versions as attributes. Rerunning gives a byte-identical "
+        "with the config, mode and versions as attributes; text prompts add /prompt_texts and "
+        "/generated_texts. Rerunning gives a byte-identical "
         "file for any --threads (layout: docs/golden-and-check.md).");
     add_runtime_options(
         *cmd, args->rt,

@@ -19,9 +19,10 @@ using namespace dssim::models;
 struct GraphOptions {
     std::string model;
     std::string phase = "decode";
-    int64_t batch = 1;
-    int64_t seq = -1;      // -1: phase default
-    int64_t context = -1;  // -1: phase default
+    int64_t batch = 1;          // sequences per DP rank, as in `dssim simulate --batch`
+    int64_t global_batch = -1;  // -1: batch x dp (the step's total over all DP ranks)
+    int64_t seq = -1;           // --input-len (alias --seq); -1: phase default
+    int64_t context = -1;       // -1: phase default
     int64_t tp = 1;
     int64_t ep = 1;
     int64_t dp = -1;       // -1: devices / tp
@@ -62,7 +63,6 @@ StepSpec step_from(const GraphOptions& o) {
     } else {
         throw_input_error("", "--gemm", "unknown mode '" + o.gemm + "' (expected bf16 or fp8)");
     }
-    s.batch = o.batch;
     s.seq = o.seq >= 0 ? o.seq : (s.phase == Phase::Decode ? 1 : kDefaultLength);
     s.context = o.context >= 0 ? o.context : (s.phase == Phase::Decode ? kDefaultLength : 0);
     s.mtp = o.mtp;
@@ -86,6 +86,11 @@ StepSpec step_from(const GraphOptions& o) {
         s.plan.devices = std::max(o.tp, o.ep);
         s.plan.dp = s.plan.devices / o.tp;
     }
+    // --batch counts one DP rank's sequences, as `dssim simulate --batch` does; the op graph
+    // holds the step's total.
+    if (o.batch < 1) throw_input_error("", "--batch", "must be >= 1");
+    s.batch = o.global_batch >= 0 ? o.global_batch : o.batch * std::max<int64_t>(1, s.plan.dp);
+    if (o.global_batch == 0) throw_input_error("", "--global-batch", "must be >= 1");
     return s;
 }
 
@@ -103,11 +108,13 @@ std::string human(double x) {
 
 void print_table(const OpGraph& g, const ModelTotals& m) {
     const StepSpec& s = g.step();
-    std::printf("model %s  phase %s  batch %lld  seq %lld  context %lld  mtp %s  attention %s\n",
-                std::string(g.config().short_name()).c_str(),
-                std::string(phase_name(s.phase)).c_str(), static_cast<long long>(s.batch),
-                static_cast<long long>(s.seq), static_cast<long long>(s.context),
-                s.mtp ? "on" : "off", std::string(attention_mode_name(s.attention)).c_str());
+    std::printf(
+        "model %s  phase %s  batch %lld (over %lld DP ranks)  input-len %lld  context %lld  mtp "
+        "%s  attention %s\n",
+        std::string(g.config().short_name()).c_str(), std::string(phase_name(s.phase)).c_str(),
+        static_cast<long long>(s.batch), static_cast<long long>(s.plan.dp),
+        static_cast<long long>(s.seq), static_cast<long long>(s.context), s.mtp ? "on" : "off",
+        std::string(attention_mode_name(s.attention)).c_str());
     std::printf("plan tp %lld  ep %lld  dp %lld  devices %lld  redundant experts %lld\n\n",
                 static_cast<long long>(s.plan.tp), static_cast<long long>(s.plan.ep),
                 static_cast<long long>(s.plan.dp), static_cast<long long>(s.plan.devices),
@@ -174,6 +181,9 @@ void run_graph(const GraphOptions& o) {
     if (!o.dot.empty()) write_file_atomic(o.dot, op_graph_dot(graph));
     if (o.json) {
         OrderedJson j = graph_report_json(graph, totals);
+        // step.batch is the step's total; the per-rank figure is what --batch takes.
+        if (step.plan.dp > 0 && step.batch % step.plan.dp == 0)
+            j["step"]["batch_per_dp_rank"] = step.batch / step.plan.dp;
         if (o.ops) {
             j["ops"] = OrderedJson::array();
             for (OpVertex v : graph.topological_order()) {
@@ -204,10 +214,17 @@ void add_graph_command(CLI::App& app) {
                     "prefill (S new tokens per sequence), decode (one new token per sequence "
                     "at context C) or train (forward + backward)")
         ->capture_default_str();
-    cmd->add_option("--batch", opt->batch, "Sequences in the step, over all DP ranks")
-        ->capture_default_str();
-    cmd->add_option("--seq", opt->seq,
-                    "New tokens per sequence for prefill/train (default 4096; decode: 1)");
+    auto* batch = cmd->add_option("--batch", opt->batch,
+                                  "Sequences per DP rank (as `dssim simulate --batch`); the step "
+                                  "holds batch x dp")
+                      ->capture_default_str();
+    cmd->add_option("--global-batch", opt->global_batch,
+                    "Sequences in the step over all DP ranks (the meaning --batch had in graph "
+                    "before it matched simulate)")
+        ->excludes(batch);
+    cmd->add_option("--input-len,--seq", opt->seq,
+                    "New tokens per sequence for prefill/train (default 4096; decode: 1); "
+                    "--seq is the old name");
     cmd->add_option("--context", opt->context,
                     "Tokens already in each sequence's KV cache (default: decode 4096, "
                     "prefill 0)");

@@ -1,6 +1,8 @@
 // `dssim run`: execute a checkpoint with the reference runtime and print the generated tokens
 // and the SHA-256 digest of every logit (docs/reference-runtime.md). Timing goes to stderr so
 // stdout is byte-identical across runs and thread counts.
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -16,6 +18,28 @@ namespace dssim::cli {
 
 namespace {
 
+// Progress of generation on stderr (a bar per generated step, when stderr is a terminal or
+// DSSIM_PROGRESS=1): it watches the step numbers of the tensors the runtime offers and takes
+// none of them, so the run computes exactly what it would without it.
+class StepProgress : public reference::TensorSink {
+  public:
+    explicit StepProgress(size_t steps) : progress_("run", steps) {}
+    [[nodiscard]] bool wants(std::string_view name) const override {
+        int64_t step = 0;
+        if (name.starts_with("step"))
+            std::from_chars(name.data() + 4, name.data() + name.size(), step);
+        for (; step > step_; ++step_)
+            progress_.advance();
+        return false;
+    }
+    void on_tensor(const reference::TensorView&) override {}
+    void finish() { progress_.complete(); }
+
+  private:
+    mutable Progress progress_;
+    mutable int64_t step_ = 0;
+};
+
 struct RunArgs {
     RuntimeArgs rt;
     double temperature = 0.0;
@@ -26,7 +50,8 @@ struct RunArgs {
 void run(const RunArgs& args) {
     const RuntimeArgs& a = args.rt;
     const reference::RuntimeOptions ro = runtime_options(a);
-    const std::vector<std::vector<int64_t>> prompts = prompts_of(a);
+    const Prompts p = prompts_of(a);
+    const std::vector<std::vector<int64_t>>& prompts = p.ids;
 
     reference::GenerateOptions go;
     go.max_new_tokens = a.max_new_tokens;
@@ -37,11 +62,20 @@ void run(const RunArgs& args) {
     const auto t0 = std::chrono::steady_clock::now();
     reference::Runtime runtime(a.checkpoint, ro);
     const auto t1 = std::chrono::steady_clock::now();
-    const reference::GenerateResult r = runtime.generate(prompts, go);
+    // One step per generated token (the prefill gives the first).
+    StepProgress progress(static_cast<size_t>(std::max<int64_t>(1, a.max_new_tokens)));
+    const reference::GenerateResult r = runtime.generate(prompts, go, &progress);
+    progress.finish();
     const auto t2 = std::chrono::steady_clock::now();
     const double open_s = std::chrono::duration<double>(t1 - t0).count();
     const double run_s = std::chrono::duration<double>(t2 - t1).count();
     const int64_t rows = logit_rows(r);
+    // Text runs (--prompt, --prompts-file) also print the generated text.
+    std::vector<std::string> texts;
+    if (p.text()) {
+        for (const auto& g : r.generated)
+            texts.push_back(p.tokenizer->decode(g));
+    }
 
     if (args.json) {
         OrderedJson j;
@@ -55,6 +89,10 @@ void run(const RunArgs& args) {
         j["max_seq_len"] = a.max_seq_len;
         j["prompts"] = prompts;
         j["generated"] = r.generated;
+        if (p.text()) {
+            j["prompt_texts"] = p.texts;
+            j["texts"] = texts;
+        }
         j["steps"] = static_cast<int64_t>(r.steps.size());
         j["logit_rows"] = rows;
         j["logits_sha256"] = r.logits_sha256;
@@ -66,6 +104,8 @@ void run(const RunArgs& args) {
             for (int64_t t : r.generated[s])
                 std::cout << " " << t;
             std::cout << "\n";
+            // As a JSON string, so newlines in the text keep one line per sequence.
+            if (p.text()) std::cout << "text " << s << ": " << Json(texts[s]).dump() << "\n";
         }
         std::cout << "logits_sha256 " << r.logits_sha256 << "  (" << r.steps.size() << " steps, "
                   << rows << " rows)\n";

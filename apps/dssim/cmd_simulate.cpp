@@ -1,14 +1,22 @@
 // `dssim simulate`: one prefill or decode step of a DeepSeek model on a device (or a system
 // of devices) under a parallel deployment, on the SystemC simulator (sim/, docs/simulator.md).
 // Prints step time, throughput, TTFT/TPOT, MFU, HBM use, exposed communication, memory per
-// device and whether it fits; --trace writes a Perfetto/chrome://tracing timeline;
+// device and whether it fits; --trace writes a Perfetto/chrome://tracing timeline (gzip for
+// FILE.gz; --trace-devices keeps chosen devices);
 // --expert-loads replaces balanced routing in chosen layers (full mode).
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "commands.h"
+#include "dssim/base/atomic_file.h"
 #include "dssim/base/error.h"
+#include "dssim/base/gzip.h"
+#include "dssim/base/progress.h"
 #include "dssim/models/model_config.h"
 #include "dssim/sim.h"
 
@@ -38,7 +46,69 @@ struct SimulateOptions {
     std::string expert_loads;
     bool json = false;
     std::string trace;
+    std::string trace_devices;  // "" all; "0,3,8-15"
 };
+
+// --trace-devices LIST: "0,3,8-15" -> the device numbers (sorted, unique); each in [0, n).
+std::vector<int64_t> parse_device_list(const std::string& list, int64_t n) {
+    std::vector<int64_t> out;
+    size_t a = 0;
+    while (a <= list.size()) {
+        const size_t b = std::min(list.find(',', a), list.size());
+        const std::string item = list.substr(a, b - a);
+        const size_t dash = item.find('-');
+        auto num = [&](const std::string& t) {
+            if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos)
+                throw_input_error(
+                    "", "--trace-devices",
+                    "expected device numbers or ranges like 0,3,8-15, got '" + list + "'");
+            const int64_t v = std::stoll(t);
+            if (v >= n)
+                throw_input_error("", "--trace-devices",
+                                  "device " + t + " is not in the deployment (0 to " +
+                                      std::to_string(n - 1) + ")");
+            return v;
+        };
+        const int64_t lo = num(item.substr(0, dash));
+        const int64_t hi = dash == std::string::npos ? lo : num(item.substr(dash + 1));
+        for (int64_t d = lo; d <= hi; ++d)
+            out.push_back(d);
+        a = b + 1;
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+// The trace of the chosen devices only: their timeline entries, and the flows whose both ends
+// are kept (a 144-device full-mode trace is over a gigabyte of JSON).
+sim::SimResult keep_devices(const sim::SimResult& r, const std::vector<int64_t>& devs) {
+    sim::SimResult out = r;
+    out.timeline.clear();
+    out.flows.clear();
+    std::vector<size_t> index(r.timeline.size(), SIZE_MAX);
+    for (size_t i = 0; i < r.timeline.size(); ++i) {
+        if (!std::binary_search(devs.begin(), devs.end(), r.timeline[i].device)) continue;
+        index[i] = out.timeline.size();
+        out.timeline.push_back(r.timeline[i]);
+    }
+    for (const auto& f : r.flows) {
+        if (index[f.from] == SIZE_MAX || index[f.to] == SIZE_MAX) continue;
+        sim::FlowEntry g = f;
+        g.from = index[f.from];
+        g.to = index[f.to];
+        out.flows.push_back(g);
+    }
+    return out;
+}
+
+// Writes the trace; FILE.gz (e.g. trace.json.gz, which Perfetto opens) is gzip-compressed with
+// a fixed header, so reruns give identical bytes.
+void write_trace_file(const sim::SimResult& r, const std::string& path) {
+    std::string text = sim::trace_json(r);
+    if (path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0) text = gzip_compress(text);
+    write_file_atomic(path, text);
+}
 
 void print_text(const sim::SimResult& r) {
     const bool prefill = r.workload.phase == models::Phase::Prefill;
@@ -152,8 +222,19 @@ void run_simulate(const SimulateOptions& o) {
     opt.trace = !o.trace.empty();
     if (!o.expert_loads.empty()) opt.expert_loads = sim::load_expert_loads(o.expert_loads, model);
 
+    // A full-mode step of many devices runs for seconds without a word: say so on stderr.
+    std::optional<Activity> activity;
+    if (opt.mode == sim::Mode::Full)
+        activity.emplace("simulate: full mode, " + std::to_string(dep.devices) + " devices");
     const sim::SimResult r = sim::simulate(model, hw, dep, wl, opt);
-    if (!o.trace.empty()) sim::write_trace(r, o.trace);
+    if (activity) activity->finish();
+    if (!o.trace.empty()) {
+        if (o.trace_devices.empty())
+            write_trace_file(r, o.trace);
+        else
+            write_trace_file(keep_devices(r, parse_device_list(o.trace_devices, dep.devices)),
+                             o.trace);
+    }
     if (o.json) {
         std::printf("%s\n", sim::result_to_json(r).dump(2).c_str());
     } else {
@@ -192,9 +273,14 @@ void add_simulate_command(CLI::App& app) {
     cmd->add_option("--context", opt->context,
                     "Cached tokens per sequence before the step (decode default: --input-len; "
                     "prefill default 0)");
-    cmd->add_flag("--mtp", opt->mtp, "Run the MTP module(s): decode verifies one draft per module");
+    CLI::Option* mtp = cmd->add_flag("--mtp", opt->mtp,
+                                     "Run the MTP module(s): decode verifies one draft per module");
+    // Without --mtp there are no drafts to accept: the value would be ignored silently.
     cmd->add_option("--mtp-acceptance", opt->mtp_acceptance,
-                    "Accepted fraction of MTP drafts (default 0.85, V3 report: 85-90%)");
+                    "Accepted fraction of MTP drafts, 0 to 1 (default 0.85, V3 report: "
+                    "85-90%); needs --mtp")
+        ->needs(mtp)
+        ->check(CLI::Range(0.0, 1.0));
     cmd->add_option("--micro-batches", opt->micro_batches,
                     "0 = auto (default): run 1 and 2 and keep the shorter step (ties: 1); 1; or 2 "
                     "overlapped halves of the batch, as DeepSeek serves");
@@ -212,9 +298,14 @@ void add_simulate_command(CLI::App& app) {
                     "Routed-expert loads of chosen MoE layers from a JSON file (token-expert "
                     "pairs per expert for the whole step; docs/cli.md); needs --mode full");
     cmd->add_flag("--json", opt->json, "Print the report as JSON on stdout");
-    cmd->add_option(
+    CLI::Option* trace = cmd->add_option(
         "--trace", opt->trace,
-        "Write a Chrome trace-event JSON timeline to FILE (Perfetto, chrome://tracing)");
+        "Write a Chrome trace-event JSON timeline to FILE (Perfetto, chrome://tracing); "
+        "FILE.json.gz is written gzip-compressed (Perfetto opens it)");
+    cmd->add_option("--trace-devices", opt->trace_devices,
+                    "Only these devices in the trace, e.g. 0,3,8-15 (full mode writes every "
+                    "device otherwise)")
+        ->needs(trace);
     cmd->callback([opt] { run_simulate(*opt); });
 }
 

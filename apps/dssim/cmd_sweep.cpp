@@ -191,7 +191,8 @@ void add_sweep_command(CLI::App& app) {
                   "Skip the points already in OUT/points.journal (same study and engine)");
     cmd->add_option("--threads", o->threads,
                     "Worker threads per process (default: all cores, divided among the MPI "
-                    "ranks on this machine); the output does not depend on it");
+                    "ranks on this machine); the output does not depend on it")
+        ->check(at_least(0));
     cmd->add_option("--engine", o->engine,
                     "analytic (fast list scheduling of the simulator's plan, default) or systemc "
                     "(the full simulator, one point at a time per process)");

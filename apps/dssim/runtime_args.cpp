@@ -2,11 +2,15 @@
 #include "runtime_args.h"
 
 #include <charconv>
+#include <cstdio>
+#include <filesystem>
 #include <initializer_list>
+#include <iterator>
 #include <optional>
 #include <utility>
 
 #include "dssim/base.h"
+#include "dssim/tokenizer/chat_template.h"
 
 namespace dssim::cli {
 
@@ -45,6 +49,20 @@ void add_runtime_options(CLI::App& cmd, RuntimeArgs& a, const RuntimeArgsHelp& h
                    "sequences of any lengths");
     cmd.add_option("--tokens-file", a.tokens_file,
                    "File with one prompt per line (comma-separated token ids), after --tokens");
+    cmd.add_option("--prompt", a.prompts,
+                   "Prompt text, encoded with the checkpoint's tokenizer (BOS first when "
+                   "tokenizer_config.json says add_bos_token); repeat for more sequences. The "
+                   "generated text is printed and stored");
+    cmd.add_option("--prompts-file", a.prompts_file,
+                   "JSONL file, one prompt per line: {\"prompt\": TEXT} or {\"messages\": "
+                   "[{\"role\": ..., \"content\": ...}, ...]} (always through the chat "
+                   "template); after --prompt");
+    cmd.add_flag("--chat", a.chat,
+                 "Send --prompt texts and \"prompt\" lines through the chat template as one user "
+                 "turn, with the generation prompt");
+    cmd.add_option("--tokenizer", a.tokenizer,
+                   "Directory with tokenizer.json and tokenizer_config.json (default: the "
+                   "checkpoint directory)");
     cmd.add_option("--max-new-tokens", a.max_new_tokens,
                    "Tokens to generate per sequence (0: prefill only)")
         ->capture_default_str();
@@ -117,10 +135,84 @@ reference::RuntimeOptions runtime_options(const RuntimeArgs& a) {
     return ro;
 }
 
-std::vector<std::vector<int64_t>> prompts_of(const RuntimeArgs& a) {
-    std::vector<std::vector<int64_t>> prompts;
+void warn_invalid_utf8(std::string_view text, std::string_view where, std::string_view command) {
+    const size_t bad = tokenizer::find_invalid_utf8(text);
+    if (bad != std::string::npos) {
+        std::fprintf(stderr,
+                     "dssim%s%.*s: warning: %.*s: invalid UTF-8 at byte %zu replaced by U+FFFD\n",
+                     command.empty() ? "" : " ", static_cast<int>(command.size()), command.data(),
+                     static_cast<int>(where.size()), where.data(), bad);
+    }
+}
+
+namespace {
+
+// One text prompt: raw (BOS per tokenizer_config.json) or through the chat template.
+struct TextPrompt {
+    std::string where;  // "--prompt 2", "prompts.jsonl: line 3"
+    std::string text;
+    std::vector<tokenizer::ChatMessage> messages;  // non-empty: a chat
+    bool chat = false;
+};
+
+std::vector<TextPrompt> read_prompts_file(const std::string& path, bool chat) {
+    std::vector<TextPrompt> out;
+    const std::string text = read_file(path);
+    size_t line_no = 0, i = 0;
+    while (i < text.size()) {
+        size_t j = text.find('\n', i);
+        if (j == std::string::npos) j = text.size();
+        ++line_no;
+        const std::string_view line(text.data() + i, j - i);
+        i = j + 1;
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+        const std::string where = path + ": line " + std::to_string(line_no);
+        Json j_line;
+        try {
+            j_line = Json::parse(line);
+        } catch (const Json::exception& e) {
+            throw InputError(where + ": malformed JSON (" + std::string(e.what()) + ")");
+        }
+        TextPrompt p;
+        p.where = where;
+        if (!j_line.is_object()) throw InputError(where + ": expected a JSON object");
+        if (auto it = j_line.find("prompt"); it != j_line.end()) {
+            if (!it->is_string()) throw InputError(where + ": prompt: expected a string");
+            p.text = it->get<std::string>();
+            p.chat = chat;
+            if (chat) p.messages = {{"user", p.text}};
+        } else if (auto m = j_line.find("messages"); m != j_line.end()) {
+            if (!m->is_array() || m->empty()) {
+                throw InputError(where + ": messages: expected a non-empty array");
+            }
+            for (size_t k = 0; k < m->size(); ++k) {
+                const Json& msg = (*m)[k];
+                const std::string field = "messages[" + std::to_string(k) + "]";
+                if (!msg.is_object() || !msg.contains("role") || !msg["role"].is_string() ||
+                    !msg.contains("content") || !msg["content"].is_string()) {
+                    throw InputError(where + ": " + field +
+                                     ": expected {\"role\": string, \"content\": string}");
+                }
+                p.messages.push_back(
+                    {msg["role"].get<std::string>(), msg["content"].get<std::string>()});
+            }
+            p.chat = true;
+        } else {
+            throw InputError(where +
+                             ": no prompt: expected {\"prompt\": TEXT} or "
+                             "{\"messages\": [...]}");
+        }
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+}  // namespace
+
+Prompts prompts_of(const RuntimeArgs& a) {
+    Prompts prompts;
     for (const auto& t : a.tokens)
-        prompts.push_back(parse_token_list(t, "--tokens"));
+        prompts.ids.push_back(parse_token_list(t, "--tokens"));
     if (!a.tokens_file.empty()) {
         const std::string text = read_file(a.tokens_file);
         size_t line_no = 0, i = 0;
@@ -130,14 +222,71 @@ std::vector<std::vector<int64_t>> prompts_of(const RuntimeArgs& a) {
             ++line_no;
             std::string_view line(text.data() + i, j - i);
             if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
-                prompts.push_back(
+                prompts.ids.push_back(
                     parse_token_list(line, a.tokens_file + ": line " + std::to_string(line_no)));
             }
             i = j + 1;
         }
     }
-    if (prompts.empty())
-        throw InputError("--tokens: give at least one sequence (or --tokens-file)");
+    std::vector<TextPrompt> texts;
+    for (size_t k = 0; k < a.prompts.size(); ++k) {
+        TextPrompt p;
+        p.where = "--prompt " + std::to_string(k + 1);
+        warn_invalid_utf8(a.prompts[k], p.where, "");
+        p.text = a.prompts[k];
+        p.chat = a.chat;
+        if (a.chat) p.messages = {{"user", tokenizer::sanitize_utf8(p.text)}};
+        texts.push_back(std::move(p));
+    }
+    if (!a.prompts_file.empty()) {
+        auto more = read_prompts_file(a.prompts_file, a.chat);
+        texts.insert(texts.end(), std::make_move_iterator(more.begin()),
+                     std::make_move_iterator(more.end()));
+    }
+    if (prompts.ids.empty() && texts.empty()) {
+        throw InputError(
+            "--tokens: give at least one sequence (or --tokens-file, --prompt, "
+            "--prompts-file)");
+    }
+    if (texts.empty()) return prompts;
+
+    // A text run: load the tokenizer, give id prompts their text, encode the text prompts.
+    namespace fs = std::filesystem;
+    if (!a.tokenizer.empty()) {
+        prompts.tokenizer_dir = a.tokenizer;
+    } else {
+        const fs::path ckpt(a.checkpoint);
+        prompts.tokenizer_dir =
+            fs::is_directory(ckpt) ? ckpt.string() : ckpt.parent_path().string();
+    }
+    prompts.tokenizer.emplace(tokenizer::Tokenizer::load(prompts.tokenizer_dir));
+    const tokenizer::Tokenizer& tok = *prompts.tokenizer;
+    for (const auto& ids : prompts.ids)
+        prompts.texts.push_back(tok.decode(ids));
+    std::optional<tokenizer::ChatTemplate> tmpl;
+    for (const TextPrompt& p : texts) {
+        std::string text;
+        std::vector<int64_t> ids;
+        if (p.chat) {
+            if (!tmpl) {
+                tmpl = tokenizer::chat_template_of(
+                    tok.config(),
+                    (fs::path(prompts.tokenizer_dir) / "tokenizer_config.json").string());
+            }
+            text = tokenizer::render_chat(*tmpl, p.messages, true, p.where + ": messages");
+            ids = tok.encode(text);
+        } else {
+            text = tokenizer::sanitize_utf8(p.text);
+            ids = tok.encode(text, tok.config().add_bos_token);
+        }
+        if (ids.empty()) throw InputError(p.where + ": the prompt encodes to no tokens");
+        if (static_cast<int64_t>(ids.size()) > a.max_seq_len) {
+            throw InputError(p.where + ": the prompt is " + std::to_string(ids.size()) +
+                             " tokens, longer than --max-seq-len " + std::to_string(a.max_seq_len));
+        }
+        prompts.ids.push_back(std::move(ids));
+        prompts.texts.push_back(std::move(text));
+    }
     return prompts;
 }
 

@@ -310,7 +310,7 @@ SynthResult synth_checkpoint(const ModelConfig& config,
         meta["dssim_layers"] = std::to_string(options.layers.first) + "-" + std::to_string(last);
     }
     write_file_atomic(out_dir / "config.json", model_config_to_json(c).dump(2) + "\n");
-    Progress progress("synth " + std::string(c.short_name()), total);
+    Progress progress("synth " + std::string(c.short_name()), total, ProgressUnit::Bytes);
     write_sharded_checkpoint(out_dir, tensors, options.shard_size, meta,
                              [&progress](uint64_t bytes) { progress.advance(bytes); });
     progress.finish();

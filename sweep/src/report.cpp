@@ -26,22 +26,6 @@ std::string fixed(double v, int decimals) {
     std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
     return buf;
 }
-std::string xml(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '<')
-            o += "&lt;";
-        else if (c == '>')
-            o += "&gt;";
-        else if (c == '&')
-            o += "&amp;";
-        else if (c == '"')
-            o += "&quot;";
-        else
-            o += c;
-    }
-    return o;
-}
 std::string csv_field(const std::string& s) {
     if (s.find_first_of(",\"") == std::string::npos) return s;
     std::string o = "\"";
@@ -78,9 +62,12 @@ std::vector<double> baseline_throughput(const Study& st, const std::vector<Point
     return out;
 }
 
-std::string point_label(const Study& st, const PointResult& r) {
+// "h800, bandwidth=x2": the point's axis labels, leaving out axis `skip` (the phase axis in a
+// per-phase table).
+std::string point_label(const Study& st, const PointResult& r, int skip = -1) {
     std::string s;
     for (size_t k = 0; k < r.labels.size(); ++k) {
+        if (static_cast<int>(k) == skip) continue;
         if (!s.empty()) s += ", ";
         std::string p = st.axes[k].param;
         const auto dot = p.rfind('.');
@@ -90,290 +77,86 @@ std::string point_label(const Study& st, const PointResult& r) {
     return s.empty() ? r.device : s;
 }
 
-// ---- SVG --------------------------------------------------------------------------------
-
-const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-std::string color(size_t i) {
-    return kColors[i % 10];
+int phase_axis(const Study& st) {
+    for (size_t k = 0; k < st.axes.size(); ++k)
+        if (st.axes[k].param == "workload.phase") return static_cast<int>(k);
+    return -1;
 }
 
-// "Nice" ticks over [0, hi].
-std::vector<double> ticks(double hi) {
-    if (!(hi > 0)) hi = 1;
-    const double raw = hi / 5;
-    const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-    double step = mag;
-    for (double m : {1.0, 2.0, 5.0, 10.0}) {
-        if (raw <= m * mag) {
-            step = m * mag;
-            break;
-        }
-    }
-    std::vector<double> t;
-    for (double v = 0; v <= hi * 1.0001 + step; v += step) {
-        t.push_back(v);
-        if (v >= hi) break;
-    }
-    return t;
-}
-
-struct Frame {
-    double w = 760, h = 440, left = 80, right = 190, top = 50, bottom = 90;
-    double pw() const { return w - left - right; }
-    double ph() const { return h - top - bottom; }
-};
-
-std::string svg_open(const Frame& f, const std::string& title) {
-    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
-           "width=\"" +
-           g(f.w) + "\" height=\"" + g(f.h) + "\" viewBox=\"0 0 " + g(f.w) + " " + g(f.h) +
-           "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" "
-           "height=\"100%\" fill=\"white\"/>\n<text x=\"" +
-           g(f.w / 2) +
-           "\" y=\"24\" "
-           "text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">" +
-           xml(title) + "</text>\n";
-}
-
-// Axes box, y ticks and labels; returns the y maximum used.
-std::string y_axis(const Frame& f, double ymax, const std::string& ylabel, double& top_value) {
-    const auto t = ticks(ymax);
-    top_value = t.back();
-    std::string s;
-    for (double v : t) {
-        const double y = f.top + f.ph() * (1 - v / top_value);
-        s += "<line x1=\"" + g(f.left) + "\" y1=\"" + g(y) + "\" x2=\"" + g(f.left + f.pw()) +
-             "\" y2=\"" + g(y) + "\" stroke=\"#e0e0e0\"/>\n<text x=\"" + g(f.left - 6) + "\" y=\"" +
-             g(y + 4) + "\" text-anchor=\"end\">" + g(v, 4) + "</text>\n";
-    }
-    s += "<line x1=\"" + g(f.left) + "\" y1=\"" + g(f.top) + "\" x2=\"" + g(f.left) + "\" y2=\"" +
-         g(f.top + f.ph()) + "\" stroke=\"black\"/>\n<line x1=\"" + g(f.left) + "\" y1=\"" +
-         g(f.top + f.ph()) + "\" x2=\"" + g(f.left + f.pw()) + "\" y2=\"" + g(f.top + f.ph()) +
-         "\" stroke=\"black\"/>\n<text transform=\"translate(18," + g(f.top + f.ph() / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\">" + xml(ylabel) + "</text>\n";
-    return s;
-}
-
-std::string legend(const Frame& f, const std::vector<std::string>& names) {
-    std::string s;
-    for (size_t i = 0; i < names.size(); ++i) {
-        const double y = f.top + 10 + 18 * static_cast<double>(i);
-        const double x = f.left + f.pw() + 16;
-        s += "<rect x=\"" + g(x) + "\" y=\"" + g(y - 9) + "\" width=\"12\" height=\"12\" fill=\"" +
-             color(i) + "\"/>\n<text x=\"" + g(x + 18) + "\" y=\"" + g(y + 1) + "\">" +
-             xml(names[i]) + "</text>\n";
-    }
-    return s;
-}
-
-// Below the legend: what a hollow marker means.
-std::string hollow_note(const Frame& f,
-                        size_t entries,
-                        const std::string& line1,
-                        const std::string& line2) {
-    const double x = f.left + f.pw() + 16;
-    const double y = f.top + 18 * static_cast<double>(entries) + 14;
-    return "<circle cx=\"" + g(x + 6) + "\" cy=\"" + g(y - 4) +
-           "\" r=\"3.5\" fill=\"white\" stroke=\"black\"/>\n<text x=\"" + g(x + 18) + "\" y=\"" +
-           g(y) + "\" font-size=\"10\">" + xml(line1) + "</text>\n<text x=\"" + g(x + 18) +
-           "\" y=\"" + g(y + 12) + "\" font-size=\"10\">" + xml(line2) + "</text>\n";
-}
-
-// Throughput per device against one axis: one series per device (best over the other axes).
-std::string axis_plot(const Study& st, const std::vector<PointResult>& rs, size_t k) {
-    const Axis& ax = st.axes[k];
-    std::vector<std::string> xs;
-    for (const auto& r : rs)
-        if (std::find(xs.begin(), xs.end(), r.labels[k]) == xs.end()) xs.push_back(r.labels[k]);
-    std::vector<std::string> series;
-    // Best throughput of the points that fit and meet the SLO, and of the others (drawn hollow
-    // where no point of that x qualifies, so infeasible throughput never reads as an answer).
-    std::map<std::pair<std::string, std::string>, double> best, other;
-    const bool by_device = ax.param != "device";
-    for (const auto& r : rs) {
-        if (!r.error.empty()) continue;
-        const std::string sname = by_device ? r.device : "best over the other axes";
-        if (std::find(series.begin(), series.end(), sname) == series.end()) series.push_back(sname);
-        auto& b = (r.meets_slo ? best : other)[{sname, r.labels[k]}];
-        b = std::max(b, r.tokens_per_s_per_device);
-    }
-    double ymax = 0;
-    for (const auto* m : {&best, &other})
-        for (const auto& [key, v] : *m)
-            ymax = std::max(ymax, v);
-    Frame f;
-    double top = 1;
-    std::string s = svg_open(f, st.name + ": tokens/s per device vs " + ax.param);
-    s += y_axis(f, ymax, "tokens/s per device", top);
-    const double step = f.pw() / static_cast<double>(xs.size());
-    for (size_t i = 0; i < xs.size(); ++i) {
-        const double x = f.left + step * (static_cast<double>(i) + 0.5);
-        s += "<line x1=\"" + g(x) + "\" y1=\"" + g(f.top + f.ph()) + "\" x2=\"" + g(x) +
-             "\" y2=\"" + g(f.top + f.ph() + 5) + "\" stroke=\"black\"/>\n<text x=\"" + g(x) +
-             "\" y=\"" + g(f.top + f.ph() + 18) + "\" text-anchor=\"end\" transform=\"rotate(-30 " +
-             g(x) + " " + g(f.top + f.ph() + 18) + ")\">" + xml(xs[i]) + "</text>\n";
-    }
-    s += "<text x=\"" + g(f.left + f.pw() / 2) + "\" y=\"" + g(f.h - 10) +
-         "\" text-anchor=\"middle\">" + xml(ax.param + (ax.factor ? " (factor)" : "")) +
-         "</text>\n";
-    bool hollow = false;
-    for (size_t si = 0; si < series.size(); ++si) {
-        std::string pts;
-        for (size_t i = 0; i < xs.size(); ++i) {
-            const double x = f.left + step * (static_cast<double>(i) + 0.5);
-            auto it = best.find({series[si], xs[i]});
-            if (it == best.end()) {
-                auto ot = other.find({series[si], xs[i]});
-                if (ot == other.end()) continue;
-                s += "<circle cx=\"" + g(x) + "\" cy=\"" +
-                     g(f.top + f.ph() * (1 - ot->second / top)) +
-                     "\" r=\"3.5\" fill=\"white\" stroke=\"" + color(si) +
-                     "\" stroke-width=\"1.5\"/>\n";
-                hollow = true;
-                continue;
-            }
-            const double y = f.top + f.ph() * (1 - it->second / top);
-            pts += g(x) + "," + g(y) + " ";
-            s += "<circle cx=\"" + g(x) + "\" cy=\"" + g(y) + "\" r=\"3.5\" fill=\"" + color(si) +
-                 "\"/>\n";
-        }
-        if (!pts.empty())
-            s += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + color(si) +
-                 "\" stroke-width=\"2\"/>\n";
-    }
-    s += legend(f, series);
-    if (hollow) s += hollow_note(f, series.size(), "misses the SLO or", "does not fit");
-    return s + "</svg>\n";
-}
-
-// Throughput per device against TPOT, with each device's Pareto front.
-std::string pareto_plot(const Study& st, const std::vector<PointResult>& rs) {
-    std::vector<std::string> series;
-    double xmax = 0, ymax = 0;
-    for (const auto& r : rs) {
-        if (!r.error.empty() || r.tpot_ms <= 0) continue;
-        if (std::find(series.begin(), series.end(), r.device) == series.end())
-            series.push_back(r.device);
-        xmax = std::max(xmax, r.tpot_ms);
-        ymax = std::max(ymax, r.tokens_per_s_per_device);
-    }
-    Frame f;
-    double top = 1;
-    std::string s = svg_open(f, st.name + ": tokens/s per device vs TPOT (Pareto front)");
-    s += y_axis(f, ymax, "tokens/s per device", top);
-    const auto xt = ticks(xmax);
-    const double right = xt.back();
-    for (double v : xt) {
-        const double x = f.left + f.pw() * v / right;
-        s += "<line x1=\"" + g(x) + "\" y1=\"" + g(f.top + f.ph()) + "\" x2=\"" + g(x) +
-             "\" y2=\"" + g(f.top + f.ph() + 5) + "\" stroke=\"black\"/>\n<text x=\"" + g(x) +
-             "\" y=\"" + g(f.top + f.ph() + 18) + "\" text-anchor=\"middle\">" + g(v, 4) +
-             "</text>\n";
-    }
-    s += "<text x=\"" + g(f.left + f.pw() / 2) + "\" y=\"" + g(f.h - 40) +
-         "\" text-anchor=\"middle\">TPOT (ms); decode points only</text>\n";
-    if (st.tpot_slo_ms && *st.tpot_slo_ms <= right) {
-        const double x = f.left + f.pw() * *st.tpot_slo_ms / right;
-        s += "<line x1=\"" + g(x) + "\" y1=\"" + g(f.top) + "\" x2=\"" + g(x) + "\" y2=\"" +
-             g(f.top + f.ph()) + "\" stroke=\"red\" stroke-dasharray=\"4 3\"/>\n<text x=\"" +
-             g(x + 4) + "\" y=\"" + g(f.top + 12) + "\" fill=\"red\">SLO</text>\n";
-    }
-    bool unfit = false;
-    for (size_t si = 0; si < series.size(); ++si) {
-        std::vector<std::pair<double, double>> pts;
-        for (const auto& r : rs) {
-            if (r.device != series[si] || !r.error.empty() || r.tpot_ms <= 0) continue;
-            const std::string at =
-                "<circle cx=\"" + g(f.left + f.pw() * r.tpot_ms / right) + "\" cy=\"" +
-                g(f.top + f.ph() * (1 - r.tokens_per_s_per_device / top)) + "\" r=\"3\" ";
-            if (!r.fits) {  // cannot run: shown, but never on the front
-                s += at + "fill=\"white\" stroke=\"" + color(si) + "\"/>\n";
-                unfit = true;
-                continue;
-            }
-            pts.emplace_back(r.tpot_ms, r.tokens_per_s_per_device);
-            s += at + "fill=\"" + color(si) + "\" fill-opacity=\"0.35\"/>\n";
-        }
-        std::sort(pts.begin(), pts.end());
-        std::string line;
-        double best = -1;
-        for (const auto& [x, y] : pts) {
-            if (y <= best) continue;  // dominated: slower and no more throughput
-            best = y;
-            line += g(f.left + f.pw() * x / right) + "," + g(f.top + f.ph() * (1 - y / top)) + " ";
-        }
-        if (!line.empty())
-            s += "<polyline points=\"" + line + "\" fill=\"none\" stroke=\"" + color(si) +
-                 "\" stroke-width=\"2\"/>\n";
-    }
-    s += legend(f, series);
-    if (unfit) s += hollow_note(f, series.size(), "does not fit", "(not on the front)");
-    return s + "</svg>\n";
-}
-
-// Stacked bar per point: compute, memory, exposed communication (ms of the step).
-std::string bottleneck_plot(const Study& st, const std::vector<PointResult>& rs) {
-    const size_t shown = std::min<size_t>(rs.size(), 120);
-    Frame f;
-    f.left = 260;
-    f.bottom = 60;
-    f.h = f.top + f.bottom + 18 * static_cast<double>(shown);
-    double xmax = 0;
-    for (size_t i = 0; i < shown; ++i)
-        xmax = std::max(xmax, rs[i].compute_ms + rs[i].memory_ms + rs[i].exposed_comm_ms);
-    const auto xt = ticks(xmax);
-    const double right = xt.back();
-    std::string title = st.name + ": step time by bottleneck (ms)";
-    if (shown < rs.size()) title += ", first " + std::to_string(shown) + " points";
-    std::string s = svg_open(f, title);
-    for (double v : xt) {
-        const double x = f.left + f.pw() * v / right;
-        s += "<line x1=\"" + g(x) + "\" y1=\"" + g(f.top) + "\" x2=\"" + g(x) + "\" y2=\"" +
-             g(f.top + f.ph()) + "\" stroke=\"#e0e0e0\"/>\n<text x=\"" + g(x) + "\" y=\"" +
-             g(f.top + f.ph() + 16) + "\" text-anchor=\"middle\">" + g(v, 4) + "</text>\n";
-    }
-    s += "<text x=\"" + g(f.left + f.pw() / 2) + "\" y=\"" + g(f.h - 12) +
-         "\" text-anchor=\"middle\">ms per step on the critical device</text>\n";
-    for (size_t i = 0; i < shown; ++i) {
-        const auto& r = rs[i];
-        const double y = f.top + 18 * static_cast<double>(i);
-        s += "<text x=\"" + g(f.left - 6) + "\" y=\"" + g(y + 12) + "\" text-anchor=\"end\">" +
-             xml(point_label(st, r)) + "</text>\n";
-        double x = f.left;
-        const double parts[3] = {r.compute_ms, r.memory_ms, r.exposed_comm_ms};
-        for (int p = 0; p < 3; ++p) {
-            const double w = f.pw() * parts[p] / right;
-            if (w > 0)
-                s += "<rect x=\"" + g(x) + "\" y=\"" + g(y + 2) + "\" width=\"" + g(w) +
-                     "\" height=\"14\" fill=\"" + color(static_cast<size_t>(p)) + "\"/>\n";
-            x += w;
-        }
-    }
-    s += "<line x1=\"" + g(f.left) + "\" y1=\"" + g(f.top) + "\" x2=\"" + g(f.left) + "\" y2=\"" +
-         g(f.top + f.ph()) + "\" stroke=\"black\"/>\n";
-    s += legend(
-        f, {"compute (matrix units)", "memory (rest of compute stream)", "exposed communication"});
-    return s + "</svg>\n";
+// Which tokens a phase's throughput counts.
+std::string token_kind(const std::string& phase) {
+    return phase == "prefill" ? "input" : phase == "decode" ? "output" : phase;
 }
 
 void h5_check(herr_t st, const std::string& path, const std::string& what) {
     if (st < 0) throw_input_error(path, what, "HDF5 write failed");
 }
 
+// The columns of results.csv and results.h5 after the axis columns, with unit and meaning
+// (the HDF5 attributes; docs/studies.md "Outputs" lists the same).
+struct Column {
+    const char* name;
+    const char* units;
+    const char* description;
+};
+const Column kColumns[] = {
+    {"device", "", "device config name (configs/devices)"},
+    {"phase", "", "prefill or decode"},
+    {"devices", "devices", "devices in the deployment"},
+    {"tp", "", "tensor-parallel degree"},
+    {"ep", "", "expert-parallel degree"},
+    {"dp", "", "attention data-parallel degree"},
+    {"batch", "sequences", "sequences per device in one step"},
+    {"micro_batches", "", "micro-batches that ran (auto: the faster of 1 and 2)"},
+    {"context", "tokens", "context length per sequence"},
+    {"step_time_ms", "ms", "time of one step on the critical device"},
+    {"tokens_per_s_per_device", "tokens/s",
+     "throughput per device: input tokens in prefill, output tokens in decode"},
+    {"relative_to_baseline", "",
+     "throughput over the baseline device's at the same other axis values (empty: none)"},
+    {"tpot_ms", "ms", "time per output token (decode only; empty or NaN in prefill)"},
+    {"ttft_ms", "ms", "time to first token (prefill only; empty or NaN in decode)"},
+    {"compute_ms", "ms", "matrix-unit time of the step on the critical device"},
+    {"memory_ms", "ms", "rest of the compute stream (memory-bound time)"},
+    {"exposed_comm_ms", "ms", "communication not hidden behind compute"},
+    {"memory_gb", "GB", "memory per device: weights + KV cache + activations (1 GB = 1e9 bytes)"},
+    {"capacity_gb", "GB", "device memory capacity (1 GB = 1e9 bytes)"},
+    {"fits", "", "the point's memory fits in the device"},
+    {"meets_slo", "", "fits and meets the study's SLO (TPOT in decode, TTFT in prefill)"},
+    {"bound", "",
+     "what limits the step: compute, memory or communication (largest of compute_ms, "
+     "memory_ms, exposed_comm_ms)"},
+    {"error", "", "why the simulator rejected the point (empty: it ran)"},
+};
+
 }  // namespace
 
+std::string bound_of(const PointResult& r) {
+    if (!r.error.empty()) return "";
+    if (r.exposed_comm_ms >= std::max(r.compute_ms, r.memory_ms)) return "communication";
+    return r.compute_ms >= r.memory_ms ? "compute" : "memory";
+}
+
 std::string results_csv(const Study& st, const std::vector<PointResult>& rs) {
+    // Axis columns are named axis.<param>: an axis's label ("x0.5", "h800") is not the
+    // resolved value, and a `device` axis would otherwise repeat the `device` column's name.
     std::string s = "index";
-    for (const auto& a : st.axes)
-        s += "," + csv_field(a.param);
-    s += ",device,phase,devices,tp,ep,dp,batch,micro_batches,context,step_time_ms,tokens_per_s_per_"
-         "device,"
-         "relative_to_baseline,tpot_ms,ttft_ms,compute_ms,memory_ms,exposed_comm_ms,memory_gb,"
-         "capacity_gb,fits,meets_slo,error\n";
+    for (const auto& a : st.axes) {
+        s += ',';
+        s += csv_field("axis." + a.param);
+    }
+    for (const auto& c : kColumns) {
+        s += ',';
+        s += c.name;
+    }
+    s += '\n';
     const auto base = baseline_throughput(st, rs);
     for (size_t i = 0; i < rs.size(); ++i) {
         const auto& r = rs[i];
+        const bool ran = r.error.empty();
+        // A figure that does not exist for the point (TPOT in prefill, TTFT in decode, any
+        // measurement of a point that errored) is an empty field, never 0.
+        auto num = [&](bool present, double v) { return present ? g(v, 9) : std::string(); };
         s += std::to_string(r.index);
         // Separators are appended on their own: `"," + std::string&&` draws a false GCC 12
         // -Wrestrict warning (PR 105329).
@@ -381,22 +164,26 @@ std::string results_csv(const Study& st, const std::vector<PointResult>& rs) {
             s += ',';
             s += csv_field(l);
         }
-        s += "," + csv_field(r.device) + "," + r.phase + "," + std::to_string(r.devices) + "," +
-             std::to_string(r.tp) + "," + std::to_string(r.ep) + "," + std::to_string(r.dp) + "," +
-             std::to_string(r.batch) + "," + std::to_string(r.micro_batches) + "," +
-             std::to_string(r.context);
-        for (double v : {r.step_time_ms, r.tokens_per_s_per_device}) {
+        s += ',';
+        s += csv_field(r.device);
+        s += ',';
+        s += r.phase;
+        for (int64_t v : {r.devices, r.tp, r.ep, r.dp, r.batch, r.micro_batches, r.context}) {
             s += ',';
-            s += g(v, 9);
+            s += std::to_string(v);
         }
-        s += "," + (base[i] > 0 ? g(r.tokens_per_s_per_device / base[i], 6) : std::string());
-        for (double v : {r.tpot_ms, r.ttft_ms, r.compute_ms, r.memory_ms, r.exposed_comm_ms,
-                         r.memory_gb, r.capacity_gb}) {
+        for (const std::string& v :
+             {num(ran, r.step_time_ms), num(ran, r.tokens_per_s_per_device),
+              num(ran && base[i] > 0, base[i] > 0 ? r.tokens_per_s_per_device / base[i] : 0),
+              num(ran && r.phase == "decode", r.tpot_ms),
+              num(ran && r.phase == "prefill", r.ttft_ms), num(ran, r.compute_ms),
+              num(ran, r.memory_ms), num(ran, r.exposed_comm_ms), num(ran, r.memory_gb),
+              num(ran, r.capacity_gb)}) {
             s += ',';
-            s += g(v, 9);
+            s += v;
         }
         s += std::string(",") + (r.fits ? "true" : "false") + "," +
-             (r.meets_slo ? "true" : "false") + "," + csv_field(r.error) + "\n";
+             (r.meets_slo ? "true" : "false") + "," + bound_of(r) + "," + csv_field(r.error) + "\n";
     }
     return s;
 }
@@ -417,17 +204,52 @@ void write_results_h5(const Study& st,
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_obj_track_times(dcpl, false);
     const hsize_t n = rs.size();
-    auto put_doubles = [&](const char* name, const std::vector<double>& v) {
+    // A fixed-length string attribute (units, description) on a dataset or the file.
+    auto attr = [&](hid_t obj, const char* name, const std::string& value,
+                    const std::string& what) {
+        hid_t type = H5Tcopy(H5T_C_S1);
+        H5Tset_size(type, std::max<size_t>(1, value.size()));
+        H5Tset_strpad(type, H5T_STR_NULLPAD);
+        hid_t space = H5Screate(H5S_SCALAR);
+        hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+        h5_check(a, path, what + ": attribute " + name);
+        std::string buf = value;
+        buf.resize(std::max<size_t>(1, value.size()), '\0');
+        h5_check(H5Awrite(a, type, buf.data()), path, what + ": attribute " + name);
+        H5Aclose(a);
+        H5Sclose(space);
+        H5Tclose(type);
+    };
+    // One 1-D dataset of `n` elements of `file_type`, written from `data` in `mem_type`.
+    auto put = [&](const std::string& name, hid_t file_type, hid_t mem_type, const void* data,
+                   const std::string& units, const std::string& description) {
         hid_t space = H5Screate_simple(1, &n, nullptr);
-        hid_t ds = H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        hid_t ds = H5Dcreate2(file, name.c_str(), file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         h5_check(ds, path, name);
         if (n > 0)
-            h5_check(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), path,
-                     name);
+            h5_check(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path, name);
+        attr(ds, "units", units, name);
+        attr(ds, "description", description, name);
         H5Dclose(ds);
         H5Sclose(space);
     };
-    auto put_strings = [&](const std::string& name, const std::vector<std::string>& v) {
+    auto put_doubles = [&](const Column& c, const std::vector<double>& v) {
+        put(c.name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v.data(), c.units, c.description);
+    };
+    auto put_ints = [&](const Column& c, const std::vector<int64_t>& v) {
+        put(c.name, H5T_STD_I64LE, H5T_NATIVE_INT64, v.data(), c.units, c.description);
+    };
+    // Booleans as h5py and NumPy read them: an 8-bit enum FALSE = 0, TRUE = 1.
+    auto put_bools = [&](const Column& c, const std::vector<int8_t>& v) {
+        hid_t type = H5Tenum_create(H5T_NATIVE_INT8);
+        int8_t f = 0, t = 1;
+        H5Tenum_insert(type, "FALSE", &f);
+        H5Tenum_insert(type, "TRUE", &t);
+        put(c.name, type, type, v.data(), c.units, c.description);
+        H5Tclose(type);
+    };
+    auto put_strings = [&](const std::string& name, const std::vector<std::string>& v,
+                           const std::string& description) {
         size_t width = 1;
         for (const auto& x : v)
             width = std::max(width, x.size());
@@ -438,70 +260,91 @@ void write_results_h5(const Study& st,
         hid_t type = H5Tcopy(H5T_C_S1);
         H5Tset_size(type, width);
         H5Tset_strpad(type, H5T_STR_NULLPAD);
-        hid_t space = H5Screate_simple(1, &n, nullptr);
-        hid_t ds = H5Dcreate2(file, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-        h5_check(ds, path, name);
-        if (n > 0)
-            h5_check(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), path, name);
-        H5Dclose(ds);
-        H5Sclose(space);
+        put(name, type, type, buf.data(), "", description);
         H5Tclose(type);
     };
-    auto col = [&](auto get) {
+    auto column = [&](const char* name) -> const Column& {
+        for (const auto& c : kColumns)
+            if (std::string(c.name) == name) return c;
+        throw std::logic_error(std::string("results.h5: no column ") + name);
+    };
+    auto doubles = [&](auto get) {
         std::vector<double> v;
         for (const auto& r : rs)
-            v.push_back(static_cast<double>(get(r)));
+            v.push_back(r.error.empty() ? static_cast<double>(get(r)) : std::nan(""));
         return v;
     };
-    for (size_t k = 0; k < st.axes.size(); ++k) {
+    auto ints = [&](auto get) {
+        std::vector<int64_t> v;
+        for (const auto& r : rs)
+            v.push_back(static_cast<int64_t>(get(r)));
+        return v;
+    };
+    auto strings = [&](auto get) {
         std::vector<std::string> v;
         for (const auto& r : rs)
-            v.push_back(r.labels[k]);
-        put_strings("axis." + st.axes[k].param, v);
-    }
-    std::vector<std::string> dev, phase, err;
+            v.push_back(get(r));
+        return v;
+    };
+    attr(file, "study", st.name, "file");
+    attr(file, "question", st.question, "file");
+    attr(file, "model", st.model, "file");
+    attr(file, "schema", "dssim-sweep-results/2", "file");
+    put_ints({"index", "", "point number in the study's order"},
+             ints([](const PointResult& r) { return r.index; }));
+    for (size_t k = 0; k < st.axes.size(); ++k)
+        put_strings("axis." + st.axes[k].param,
+                    strings([&](const PointResult& r) { return r.labels[k]; }),
+                    "label of axis " + st.axes[k].param +
+                        (st.axes[k].factor ? " (a factor of the base value)" : "") +
+                        " as written in the study");
+    put_strings("device", strings([](const PointResult& r) { return r.device; }),
+                column("device").description);
+    put_strings("phase", strings([](const PointResult& r) { return r.phase; }),
+                column("phase").description);
+    put_ints(column("devices"), ints([](const PointResult& r) { return r.devices; }));
+    put_ints(column("tp"), ints([](const PointResult& r) { return r.tp; }));
+    put_ints(column("ep"), ints([](const PointResult& r) { return r.ep; }));
+    put_ints(column("dp"), ints([](const PointResult& r) { return r.dp; }));
+    put_ints(column("batch"), ints([](const PointResult& r) { return r.batch; }));
+    put_ints(column("micro_batches"), ints([](const PointResult& r) { return r.micro_batches; }));
+    put_ints(column("context"), ints([](const PointResult& r) { return r.context; }));
+    put_doubles(column("step_time_ms"),
+                doubles([](const PointResult& r) { return r.step_time_ms; }));
+    put_doubles(column("tokens_per_s_per_device"),
+                doubles([](const PointResult& r) { return r.tokens_per_s_per_device; }));
+    const auto base = baseline_throughput(st, rs);
+    std::vector<double> rel;
+    for (size_t i = 0; i < rs.size(); ++i)
+        rel.push_back(rs[i].error.empty() && base[i] > 0 ? rs[i].tokens_per_s_per_device / base[i]
+                                                         : std::nan(""));
+    put_doubles(column("relative_to_baseline"), rel);
+    put_doubles(column("tpot_ms"), doubles([](const PointResult& r) {
+                    return r.phase == "decode" ? r.tpot_ms : std::nan("");
+                }));
+    put_doubles(column("ttft_ms"), doubles([](const PointResult& r) {
+                    return r.phase == "prefill" ? r.ttft_ms : std::nan("");
+                }));
+    put_doubles(column("compute_ms"), doubles([](const PointResult& r) { return r.compute_ms; }));
+    put_doubles(column("memory_ms"), doubles([](const PointResult& r) { return r.memory_ms; }));
+    put_doubles(column("exposed_comm_ms"),
+                doubles([](const PointResult& r) { return r.exposed_comm_ms; }));
+    put_doubles(column("memory_gb"), doubles([](const PointResult& r) { return r.memory_gb; }));
+    put_doubles(column("capacity_gb"), doubles([](const PointResult& r) { return r.capacity_gb; }));
+    std::vector<int8_t> fits, slo;
     for (const auto& r : rs) {
-        dev.push_back(r.device);
-        phase.push_back(r.phase);
-        err.push_back(r.error);
+        fits.push_back(r.fits ? 1 : 0);
+        slo.push_back(r.meets_slo ? 1 : 0);
     }
-    put_strings("device", dev);
-    put_strings("phase", phase);
-    put_strings("error", err);
-    put_doubles("devices", col([](const PointResult& r) { return r.devices; }));
-    put_doubles("tp", col([](const PointResult& r) { return r.tp; }));
-    put_doubles("ep", col([](const PointResult& r) { return r.ep; }));
-    put_doubles("batch", col([](const PointResult& r) { return r.batch; }));
-    put_doubles("micro_batches", col([](const PointResult& r) { return r.micro_batches; }));
-    put_doubles("context", col([](const PointResult& r) { return r.context; }));
-    put_doubles("step_time_ms", col([](const PointResult& r) { return r.step_time_ms; }));
-    put_doubles("tokens_per_s_per_device",
-                col([](const PointResult& r) { return r.tokens_per_s_per_device; }));
-    put_doubles("tpot_ms", col([](const PointResult& r) { return r.tpot_ms; }));
-    put_doubles("ttft_ms", col([](const PointResult& r) { return r.ttft_ms; }));
-    put_doubles("compute_ms", col([](const PointResult& r) { return r.compute_ms; }));
-    put_doubles("memory_ms", col([](const PointResult& r) { return r.memory_ms; }));
-    put_doubles("exposed_comm_ms", col([](const PointResult& r) { return r.exposed_comm_ms; }));
-    put_doubles("memory_gb", col([](const PointResult& r) { return r.memory_gb; }));
-    put_doubles("fits", col([](const PointResult& r) { return r.fits ? 1 : 0; }));
-    put_doubles("meets_slo", col([](const PointResult& r) { return r.meets_slo ? 1 : 0; }));
+    put_bools(column("fits"), fits);
+    put_bools(column("meets_slo"), slo);
+    put_strings("bound", strings([](const PointResult& r) { return bound_of(r); }),
+                column("bound").description);
+    put_strings("error", strings([](const PointResult& r) { return r.error; }),
+                column("error").description);
     H5Pclose(dcpl);
     h5_check(H5Fclose(file), path, "close");
     out.commit();
-}
-
-std::vector<std::pair<std::string, std::string>> plots(const Study& st,
-                                                       const std::vector<PointResult>& rs) {
-    std::vector<std::pair<std::string, std::string>> out;
-    for (size_t k = 0; k < st.axes.size(); ++k) {
-        std::string name = st.axes[k].param;
-        for (char& c : name)
-            if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-        out.emplace_back("throughput_vs_" + name + ".svg", axis_plot(st, rs, k));
-    }
-    out.emplace_back("pareto_tpot.svg", pareto_plot(st, rs));
-    out.emplace_back("bottleneck.svg", bottleneck_plot(st, rs));
-    return out;
 }
 
 std::string summary_md(const Study& st, const std::vector<PointResult>& rs) {
@@ -509,8 +352,9 @@ std::string summary_md(const Study& st, const std::vector<PointResult>& rs) {
     s += "Model " + st.model + "; " + std::to_string(rs.size()) + " points";
     if (st.tpot_slo_ms) s += "; TPOT SLO " + g(*st.tpot_slo_ms) + " ms";
     if (st.ttft_slo_ms) s += "; TTFT SLO " + g(*st.ttft_slo_ms) + " ms";
-    s += ". Throughput is tokens/s per device (input tokens in prefill, output tokens in "
-         "decode) on the analytical path (docs/studies.md).\n\n";
+    s += ". Throughput is tokens/s per device on the analytical path (docs/studies.md): input "
+         "tokens in prefill, output tokens in decode, so the two phases are answered and tabled "
+         "apart.\n\n";
     const auto base = baseline_throughput(st, rs);
     std::string answer;
     if (st.answer == "min_devices") {
@@ -582,52 +426,79 @@ std::string summary_md(const Study& st, const std::vector<PointResult>& rs) {
                  " |\n";
         }
         s += "\n";
-    } else {
-        size_t bi = rs.size();
-        for (size_t i = 0; i < rs.size(); ++i)
-            if (rs[i].error.empty() && rs[i].meets_slo &&
-                (bi == rs.size() || rs[i].tokens_per_s_per_device > rs[bi].tokens_per_s_per_device))
-                bi = i;
+    }
+    // Prefill throughput counts input tokens and decode throughput output tokens: each phase
+    // gets its own answer and its own table, never one ranking across both.
+    const int pk = phase_axis(st);
+    std::vector<std::string> phases;
+    for (const auto& r : rs)
+        if (std::find(phases.begin(), phases.end(), r.phase) == phases.end())
+            phases.push_back(r.phase);
+    if (st.answer != "min_devices") {
         s += "## Answer\n\n";
-        if (bi < rs.size())
-            s += "Highest throughput meeting the SLO: **" + point_label(st, rs[bi]) + "** at " +
-                 fixed(rs[bi].tokens_per_s_per_device, 1) + " tokens/s per device (batch " +
-                 std::to_string(rs[bi].batch) + " per device).\n\n";
-        else
-            s += "No point meets the SLO and fits in memory.\n\n";
-    }
-    s += "## Results\n\n| point | tokens/s/device |" +
-         std::string(st.baseline_device.empty() ? "" : " vs " + st.baseline_device + " |") +
-         " step ms | TPOT ms | TTFT ms | batch | micro-batches | bound | fits | meets SLO "
-         "|\n|---|---|" +
-         (st.baseline_device.empty() ? "" : "---|") + "---|---|---|---|---|---|---|---|\n";
-    const size_t shown = std::min<size_t>(rs.size(), 200);
-    for (size_t i = 0; i < shown; ++i) {
-        const auto& r = rs[i];
-        if (!r.error.empty()) {
-            s += "| " + point_label(st, r) + " | error: " + r.error + " |" +
-                 (st.baseline_device.empty() ? "" : " |") + " | | | | | | | |\n";
-            continue;
+        for (const auto& ph : phases) {
+            size_t bi = rs.size();
+            for (size_t i = 0; i < rs.size(); ++i)
+                if (rs[i].phase == ph && rs[i].error.empty() && rs[i].meets_slo &&
+                    (bi == rs.size() ||
+                     rs[i].tokens_per_s_per_device > rs[bi].tokens_per_s_per_device))
+                    bi = i;
+            if (bi < rs.size())
+                s += "Highest " + ph + " throughput meeting the SLO: **" +
+                     point_label(st, rs[bi], pk) + "** at " +
+                     fixed(rs[bi].tokens_per_s_per_device, 1) + " " + token_kind(ph) +
+                     " tokens/s per device (batch " + std::to_string(rs[bi].batch) +
+                     " per device).\n\n";
+            else
+                s += "No " + ph + " point meets the SLO and fits in memory.\n\n";
         }
-        const char* bound = r.exposed_comm_ms >= std::max(r.compute_ms, r.memory_ms)
-                                ? "communication"
-                            : r.compute_ms >= r.memory_ms ? "compute"
-                                                          : "memory";
-        s += "| " + point_label(st, r) + " | " + fixed(r.tokens_per_s_per_device, 1) + " |";
-        if (!st.baseline_device.empty())
-            s += " " +
-                 (base[i] > 0 ? fixed(r.tokens_per_s_per_device / base[i], 2) + "x"
-                              : std::string("-")) +
-                 " |";
-        s += " " + fixed(r.step_time_ms, 2) + " | " + (r.tpot_ms > 0 ? fixed(r.tpot_ms, 2) : "-") +
-             " | " + (r.ttft_ms > 0 ? fixed(r.ttft_ms, 1) : "-") + " | " + std::to_string(r.batch) +
-             " | " + std::to_string(r.micro_batches) + " | " + bound + " | " +
-             (r.fits ? "yes" : "no") + " | " + (r.meets_slo ? "yes" : "no") + " |\n";
     }
-    if (shown < rs.size())
-        s += "\n(first " + std::to_string(shown) + " of " + std::to_string(rs.size()) +
-             " points; all are in results.csv)\n";
-    s += "\n## Plots\n\n";
+    size_t budget = 200;  // rows shown over all tables
+    for (const auto& ph : phases) {
+        const bool decode = ph == "decode";
+        const std::string lat = decode ? "TPOT ms" : "TTFT ms";
+        s += std::string("## Results") + (phases.size() > 1 ? ": " + ph : std::string()) +
+             "\n\n| point | " + token_kind(ph) + " tokens/s/device |" +
+             (st.baseline_device.empty() ? "" : " vs " + st.baseline_device + " |") +
+             " step ms | " + lat +
+             " | batch | micro-batches | bound | fits | meets SLO |\n|---|---|" +
+             (st.baseline_device.empty() ? "" : "---|") + "---|---|---|---|---|---|---|\n";
+        size_t total = 0, shown = 0;
+        for (size_t i = 0; i < rs.size(); ++i) {
+            const auto& r = rs[i];
+            if (r.phase != ph) continue;
+            ++total;
+            if (budget == 0) continue;
+            --budget;
+            ++shown;
+            if (!r.error.empty()) {
+                s += "| " + point_label(st, r, pk) + " | error: " + r.error + " |" +
+                     (st.baseline_device.empty() ? "" : " |") + " | | | | | | |\n";
+                continue;
+            }
+            s += "| " + point_label(st, r, pk) + " | " + fixed(r.tokens_per_s_per_device, 1) + " |";
+            if (!st.baseline_device.empty()) {
+                s += ' ';
+                s += base[i] > 0 ? fixed(r.tokens_per_s_per_device / base[i], 2) + "x"
+                                 : std::string("-");
+                s += " |";
+            }
+            for (const std::string& c :
+                 {fixed(r.step_time_ms, 2), decode ? fixed(r.tpot_ms, 2) : fixed(r.ttft_ms, 1),
+                  std::to_string(r.batch), std::to_string(r.micro_batches), bound_of(r),
+                  std::string(r.fits ? "yes" : "no"), std::string(r.meets_slo ? "yes" : "no")}) {
+                s += ' ';
+                s += c;
+                s += " |";
+            }
+            s += '\n';
+        }
+        if (shown < total)
+            s += "\n(" + std::to_string(shown) + " of " + std::to_string(total) + " " + ph +
+                 " points shown; all are in results.csv)\n";
+        s += "\n";
+    }
+    s += "## Plots\n\n";
     for (const auto& [name, svg] : plots(st, rs))
         s += "- [" + name + "](" + name + ")\n";
     return s;

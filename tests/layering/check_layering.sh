@@ -12,7 +12,8 @@
 #   includes       the layers read base <- numerics <- {models, reference/kernels}: numerics
 #                  includes no models, reference, devices or sim header; models includes no
 #                  reference, devices, sim, traces or validation header; reference never
-#                  includes SystemC or sim; devices never includes models' runtime parts.
+#                  includes SystemC or sim; devices never includes models' runtime parts;
+#                  tokenizer includes base only.
 # Prints every offending line as file:line: text and exits 1 if there is any.
 set -uo pipefail
 shopt -s lastpipe  # `report` runs in the current shell, so `fail` sticks
@@ -65,6 +66,8 @@ includes)
         report "reference/ must not include SystemC or the simulator:"
     grep -rnE '#include "dssim/(reference|kernels|golden|sim|traces|validation)' devices |
         report "devices/ must not include the reference runtime or the simulator:"
+    grep -rnE '#include "dssim/(numerics|models|reference|kernels|golden|devices|sim|traces|validation|sweep)' \
+        tokenizer | report "tokenizer/ depends on base only:"
     ;;
 *)
     echo "check_layering.sh: unknown rule '$rule' (model-shapes, name-dispatch, includes)" >&2

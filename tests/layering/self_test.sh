@@ -7,7 +7,7 @@ check=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"/{sim,traces,validation,sweep,devices,apps,reference/runtime/src,reference/golden}
-mkdir -p "$tmp"/{reference/kernels,numerics,base,models}
+mkdir -p "$tmp"/{reference/kernels,numerics,base,models,tokenizer}
 echo 'int x = 0;' >"$tmp/sim/clean.cpp"
 
 status=0
@@ -45,6 +45,9 @@ rm "$tmp/numerics/up.h"
 echo '#include <systemc>' >"$tmp/reference/runtime/src/up.cpp"
 expect includes 1
 rm "$tmp/reference/runtime/src/up.cpp"
+echo '#include "dssim/models/model_config.h"' >"$tmp/tokenizer/up.h"
+expect includes 1
+rm "$tmp/tokenizer/up.h"
 expect includes 0
 
 if [[ $status -eq 0 ]]; then echo "layering self-test: every planted violation found"; fi

@@ -17,7 +17,7 @@ dssim_add_cli_test(graph_v2_params ARGS graph --model deepseek-v2 --json
 dssim_add_cli_test(graph_v2_lite_params ARGS graph --model deepseek-v2-lite --json
   MATCH "\"params_total\": 15706484224,")
 dssim_add_cli_test(graph_v3_ep144_decode
-  ARGS graph --model deepseek-v3 --phase decode --batch 18432 --context 4096 --ep 144
+  ARGS graph --model deepseek-v3 --phase decode --batch 128 --context 4096 --ep 144
        --devices 144 --redundant-experts 32 --mtp --json
   MATCH "\"Dispatch\": {[^}]*\"count\": 59")
 dssim_add_cli_test(graph_tiny_train_ops

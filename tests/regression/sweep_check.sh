@@ -7,8 +7,9 @@
 #                                           serial, and MPI failures: exit 2, one line, no
 #                                           outputs, no hang.
 #   sweep_check.sh EXE --builtin OUT        runs the five built-in studies: every SVG is valid
-#                                           XML (xmllint when present, and Python), and every
-#                                           capacity answer fits in HBM and meets the 50 ms SLO.
+#                                           XML (xmllint when present, and Python) and passes
+#                                           svg_check.py (rsvg-convert), and every capacity
+#                                           answer fits in HBM and meets the 50 ms SLO.
 set -euo pipefail
 exe=$1; study=$2; out=$3; mpiexec=${4:-}
 rm -rf "$out"; mkdir -p "$out"
@@ -19,6 +20,7 @@ if [[ "$study" == "--builtin" ]]; then
     grep -q "^## Answer" "$out/$s/summary.md"
   done
   if command -v xmllint >/dev/null; then xmllint --noout "$out"/*/*.svg; fi
+  python3 "$(dirname "$0")/svg_check.py" "$out"/*/
   python3 - "$out" <<'PY'
 import sys, glob, re, xml.etree.ElementTree as ET
 files = glob.glob(sys.argv[1] + "/*/*.svg")

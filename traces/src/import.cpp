@@ -10,13 +10,14 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <ios>
 #include <memory>
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "dssim/base/error.h"
+#include "dssim/base/gzip.h"
 #include "dssim/traces/trace.h"
 
 namespace dssim::traces {
@@ -705,12 +706,16 @@ Trace import_trace_text(std::string_view text, std::string_view origin) {
 }
 
 Trace import_trace_file(const std::filesystem::path& path) {
-    std::ifstream in;
-    std::vector<char> buffer(1 << 20);
-    in.rdbuf()->pubsetbuf(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    in.open(path, std::ios::binary);
-    if (!in) throw_input_error(path.string(), "", "cannot open trace file");
-    return run_import(in, path.string());
+    // Plain or gzip-compressed JSON (.json.gz, as Perfetto and `dssim simulate --trace` write
+    // it); a directory or an unreadable file is an InputError naming it (exit 2).
+    FileReader reader(path);
+    try {
+        return run_import(reader.stream(), path.string());
+    } catch (const InputError&) {
+        throw;
+    } catch (const std::ios_base::failure& e) {
+        throw_input_error(path.string(), "", std::string("cannot read the trace: ") + e.what());
+    }
 }
 
 }  // namespace dssim::traces

@@ -344,31 +344,82 @@ std::string timeline_svg(const Comparison& c) {
                           label_w, y, plot_w, row_h - 2);
             body += buf;
             // Kernels of this stream, merged when they would share a pixel and a category.
+            // Each rect has a <title> (the browser's hover tip): the kernel's name, category,
+            // start and duration, or for a merged rect the count and the time they cover.
             double cx0 = -1, cx1 = -1;
-            size_t ccat = 0;
+            size_t ccat = 0, cfirst = 0, ccount = 0;
+            Ns cstart = 0, cend = 0, cbusy = 0;
             auto flush = [&] {
                 if (cx0 < 0) return;
+                std::string tip;
+                if (ccount == 1) {
+                    const Kernel& k = t.kernels[cfirst];
+                    tip = t.strings.at(k.name) + "\n" + R.categories[ccat].name + ", start " +
+                          ms(cstart) + " ms, " + us(cbusy) + " us";
+                    if (k.flops > 0) tip += ", " + num(k.flops / 1e9) + " GFLOP";
+                    if (k.bytes > 0) tip += ", " + num(k.bytes / 1e6) + " MB";
+                } else {
+                    tip = std::to_string(ccount) + " " + R.categories[ccat].name +
+                          " kernels (first: " + t.strings.at(t.kernels[cfirst].name) + ")\n" +
+                          ms(cstart) + " to " + ms(cend) + " ms, busy " + us(cbusy) + " us";
+                }
                 std::snprintf(buf, sizeof buf,
                               "<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" "
-                              "fill=\"%s\"/>\n",
+                              "fill=\"%s\">",
                               label_w + cx0, y, std::max(0.3, cx1 - cx0), row_h - 2, colour(ccat));
                 body += buf;
+                body += "<title>" + escape_html(tip) + "</title></rect>\n";
             };
             for (size_t i = 0; i < t.kernels.size(); ++i) {
                 if (t.kernels[i].stream != st) continue;
                 double x0 = static_cast<double>(s->schedule.start[i] - t0) * px_per_ns;
                 double x1 = x0 + static_cast<double>(s->schedule.dur[i]) * px_per_ns;
                 size_t cat = s->cls.category[i];
+                const Ns ks = s->schedule.start[i] - t0, ke = ks + s->schedule.dur[i];
                 if (cx0 >= 0 && cat == ccat && x0 - cx1 < 0.5) {
                     cx1 = std::max(cx1, x1);
+                    cend = std::max(cend, ke);
+                    cbusy += s->schedule.dur[i];
+                    ++ccount;
                     continue;
                 }
                 flush();
                 cx0 = x0, cx1 = x1, ccat = cat;
+                cfirst = i, ccount = 1, cstart = ks, cend = ke, cbusy = s->schedule.dur[i];
             }
             flush();
             y += row_h;
         }
+        // Time axis under the side's streams: ticks at 1, 2 or 5 x 10^k ms, both sides on
+        // the same scale (the longer span fills the width).
+        const double span_ms = static_cast<double>(scale_ns) / 1e6;
+        double step = std::pow(10.0, std::floor(std::log10(span_ms / 5)));
+        for (double m : {1.0, 2.0, 5.0, 10.0}) {
+            if (span_ms / (step * m) <= 8) {
+                step *= m;
+                break;
+            }
+        }
+        std::snprintf(buf, sizeof buf,
+                      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                      "stroke=\"black\"/>\n",
+                      label_w, y + 2, label_w + plot_w, y + 2);
+        body += buf;
+        for (double v = 0; v <= span_ms * 1.0001; v += step) {
+            const double x = label_w + v * 1e6 * px_per_ns;
+            std::snprintf(buf, sizeof buf,
+                          "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                          "stroke=\"black\"/><text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" "
+                          "text-anchor=\"middle\">%g</text>\n",
+                          x, y + 2, x, y + 6, x, y + 17, v);
+            body += buf;
+        }
+        std::snprintf(buf, sizeof buf,
+                      "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" "
+                      "text-anchor=\"end\">ms</text>\n",
+                      label_w - 6, y + 17);
+        body += buf;
+        y += 22;
         y += gap;
     }
     // Legend.

@@ -4,6 +4,7 @@
 
 #include "dssim/base/atomic_file.h"
 #include "dssim/base/error.h"
+#include "dssim/base/gzip.h"
 #include "dssim/base/json_reader.h"
 #include "dssim/base/parallel.h"
 #include "dssim/base/paths.h"

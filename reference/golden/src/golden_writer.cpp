@@ -245,6 +245,11 @@ void GoldenWriter::commit(const GoldenMetadata& m) {
         h5::write_int_attr(root, "mtp_drafted", m.mtp_drafted, fn);
         h5::write_int_attr(root, "mtp_accepted", m.mtp_accepted, fn);
     }
+    if (!m.prompt_texts.empty()) {
+        h5::write_string_dataset(root, "prompt_texts", m.prompt_texts, fn);
+        h5::write_string_dataset(root, "generated_texts", m.generated_texts, fn);
+        h5::write_string_attr(root, "tokenizer_sha256", m.tokenizer_digest, fn);
+    }
 
     s.tensors.reset();
     if (H5Fclose(s.file.release()) < 0) throw_input_error(fn, "", "HDF5 could not close the file");

@@ -189,6 +189,31 @@ void write_dataset(hid_t parent,
     write_int_attr(dset.get(), "order", order, file);
 }
 
+void write_string_dataset(hid_t parent,
+                          const std::string& path,
+                          const std::vector<std::string>& values,
+                          std::string_view file) {
+    size_t width = 1;
+    for (const auto& v : values)
+        width = std::max(width, v.size());
+    Handle type(H5Tcopy(H5T_C_S1));
+    H5Tset_size(type.get(), width);
+    H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+    H5Tset_cset(type.get(), H5T_CSET_UTF8);
+    Handle space = dataspace({static_cast<int64_t>(values.size())});
+    Handle dcpl = reproducible_dcpl();
+    Handle dset = check(H5Dcreate2(parent, path.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                                   dcpl.get(), H5P_DEFAULT),
+                        file, path, "create the dataset");
+    std::string buffer(values.size() * width, '\0');
+    for (size_t i = 0; i < values.size(); ++i)
+        std::copy(values[i].begin(), values[i].end(), buffer.begin() + i * width);
+    if (!values.empty()) {
+        check_status(H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()),
+                     file, path, "write the dataset");
+    }
+}
+
 void write_string_attr(hid_t object,
                        const char* name,
                        std::string_view value,

@@ -72,6 +72,13 @@ void write_dataset(hid_t parent,
                    int64_t order,
                    std::string_view file);
 
+// A 1-D dataset of fixed-length UTF-8 strings (null-padded to the longest; fixed length for
+// the reason given at write_string_attr), e.g. the prompt and generated texts of a text run.
+void write_string_dataset(hid_t parent,
+                          const std::string& path,
+                          const std::vector<std::string>& values,
+                          std::string_view file);
+
 // Scalar attributes.
 void write_string_attr(hid_t object,
                        const char* name,

@@ -155,7 +155,11 @@ void write_results_h5(const Study& study,
                       const std::vector<PointResult>& rs,
                       const std::string& path);
 std::string summary_md(const Study& study, const std::vector<PointResult>& rs);
-// name -> SVG text
+// What limits a point's step: "compute", "memory" or "communication", whichever of
+// compute_ms, memory_ms and exposed_comm_ms is largest; "" for a point with an error.
+std::string bound_of(const PointResult& r);
+// name -> SVG text (sweep/src/plots.cpp): throughput_vs_<axis>.svg per axis but the phase,
+// pareto_tpot.svg (decode) and pareto_ttft.svg (prefill) for the phases present, bottleneck.svg.
 std::vector<std::pair<std::string, std::string>> plots(const Study& study,
                                                        const std::vector<PointResult>& rs);
 

@@ -3,10 +3,12 @@
 // rank count (ranks are threads talking through an in-process Transport), and the writers.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <barrier>
 #include <exception>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -516,29 +518,32 @@ TEST_CASE("writers: results.csv and summary.md from known results") {
     make("h20", "x2", 300, false);
     rs.back().error = "needs \"more\", memory";
     const std::string csv = results_csv(st, rs);
+    // Axis columns are axis.<param> (no duplicate `device`); figures a point does not have are
+    // empty (TTFT in decode, every figure of a point that errored); `bound` names the limit.
     const std::string header =
-        "index,device,device.memory.bandwidth,device,phase,devices,tp,ep,dp,batch,micro_batches,"
-        "context,"
-        "step_time_ms,tokens_per_s_per_device,relative_to_baseline,tpot_ms,ttft_ms,compute_ms,"
-        "memory_ms,exposed_comm_ms,memory_gb,capacity_gb,fits,meets_slo,error\n";
+        "index,axis.device,axis.device.memory.bandwidth,device,phase,devices,tp,ep,dp,batch,"
+        "micro_batches,context,step_time_ms,tokens_per_s_per_device,relative_to_baseline,tpot_ms,"
+        "ttft_ms,compute_ms,memory_ms,exposed_comm_ms,memory_gb,capacity_gb,fits,meets_slo,bound,"
+        "error\n";
     CHECK(csv.rfind(header, 0) == 0);
-    CHECK(csv.find("\n0,h800,x1,h800,decode,16,1,16,16,8,1,2048,40,200,1,40,0,10,25,5,60.5,80,"
-                   "true,true,\n") != std::string::npos);
+    CHECK(csv.find("\n0,h800,x1,h800,decode,16,1,16,16,8,1,2048,40,200,1,40,,10,25,5,60.5,80,"
+                   "true,true,memory,\n") != std::string::npos);
     // Relative to the baseline device at the same other labels (h800 at x1); none at x2.
-    CHECK(csv.find("\n1,h20,x1,h20,decode,16,1,16,16,8,1,2048,40,100,0.5,40,") !=
+    CHECK(csv.find("\n1,h20,x1,h20,decode,16,1,16,16,8,1,2048,40,100,0.5,40,,") !=
           std::string::npos);
-    CHECK(csv.find("\n2,h20,x2,h20,decode,16,1,16,16,8,1,2048,40,300,,40,") != std::string::npos);
-    CHECK(csv.find(",false,\"needs \"\"more\"\", memory\"\n") != std::string::npos);
+    CHECK(csv.find("\n2,h20,x2,h20,decode,16,1,16,16,8,1,2048,,,,,,,,,,,true,false,,\"needs "
+                   "\"\"more\"\", memory\"\n") != std::string::npos);
 
     const std::string md = summary_md(st, rs);
     CHECK(md.rfind("# small\n\n**Question.** q\n", 0) == 0);
     CHECK(md.find("3 points; TPOT SLO 50 ms") != std::string::npos);
     // The answer ignores the point that misses the SLO even though it is fastest.
-    CHECK(md.find("Highest throughput meeting the SLO: **h800, bandwidth=x1** at 200.0 tokens/s "
-                  "per device (batch 8 per device)") != std::string::npos);
-    CHECK(
-        md.find("| h20, bandwidth=x1 | 100.0 | 0.50x | 40.00 | 40.00 | - | 8 | 1 | memory | yes | "
-                "yes |") != std::string::npos);
+    CHECK(md.find("Highest decode throughput meeting the SLO: **h800, bandwidth=x1** at 200.0 "
+                  "output tokens/s per device (batch 8 per device)") != std::string::npos);
+    CHECK(md.find("| point | output tokens/s/device | vs h800 | step ms | TPOT ms | batch |") !=
+          std::string::npos);
+    CHECK(md.find("| h20, bandwidth=x1 | 100.0 | 0.50x | 40.00 | 40.00 | 8 | 1 | memory | yes | "
+                  "yes |") != std::string::npos);
     CHECK(md.find("| h20, bandwidth=x2 | error: needs \"more\", memory |") != std::string::npos);
     for (const auto& [name, svg] : plots(st, rs))
         CHECK(md.find("- [" + name + "](" + name + ")") != std::string::npos);
@@ -604,18 +609,120 @@ TEST_CASE("plots: infeasible points are hollow and never on a line or the Pareto
     rs[1].meets_slo = false;
     const std::string a = svg_of(axis);
     CHECK(a.find("fill=\"white\" stroke=\"#1f77b4\"") != std::string::npos);
-    CHECK(a.find("misses the SLO or") != std::string::npos);
+    CHECK(a.find("hollow: misses the SLO or does not fit") != std::string::npos);
     const size_t al = a.find("<polyline points=\"");
     REQUIRE(al != std::string::npos);
     const std::string apts = a.substr(al, a.find('"', al + 18) - al);
     CHECK(std::count(apts.begin(), apts.end(), ',') == 1);  // the line holds the feasible point
-    // Does not fit: hollow in the Pareto plot, and its front holds the fitting point only.
+    // Does not fit: hollow in the Pareto plot, and the front holds the fitting point only (its
+    // point and the flat run to the plot's right edge: one throughput).
     rs[1].fits = false;
     const std::string p = svg_of("pareto_tpot.svg");
     CHECK(p.find("fill=\"white\" stroke=\"#1f77b4\"") != std::string::npos);
-    CHECK(p.find("(not on the front)") != std::string::npos);
-    const size_t line = p.find("<polyline points=\"");
+    CHECK(p.find("hollow: does not fit (not on a front)") != std::string::npos);
+    const size_t line = p.find("<polyline class=\"front\" points=\"");
     REQUIRE(line != std::string::npos);
-    const std::string pts = p.substr(line, p.find('"', line + 18) - line);
-    CHECK(std::count(pts.begin(), pts.end(), ',') == 1);
+    const size_t b = line + std::string("<polyline class=\"front\" points=\"").size();
+    const std::string pts = p.substr(b, p.find('"', b) - b);
+    CHECK(std::count(pts.begin(), pts.end(), ',') == 2);
+    const std::string y0 = pts.substr(pts.find(',') + 1, pts.find(' ') - pts.find(',') - 1);
+    CHECK(pts.substr(pts.rfind(',') + 1) == y0);
+    size_t rings = 0;
+    for (size_t at = p.find("class=\"front-point\""); at != std::string::npos;
+         at = p.find("class=\"front-point\"", at + 1))
+        ++rings;
+    CHECK(rings == 1);
+}
+
+// A study over both phases, as chips-head-to-head: prefill and decode throughputs count
+// different tokens and must never share a series, a scale or a ranking.
+TEST_CASE("plots and summary keep prefill and decode apart") {
+    const Study st = parse(R"({"schema": "dssim-study/1", "name": "phases", "question": "q",
+      "model": "deepseek-v3", "device": "h800", "deployment": {"devices": 16, "ep": 16},
+      "workload": {"input_len": 1024, "context": 1024, "tpot_slo_ms": 50, "ttft_slo_ms": 2000},
+      "axes": [{"param": "workload.phase", "values": ["prefill", "decode"]},
+               {"param": "device", "values": ["h800", "h20"]}]})");
+    std::vector<PointResult> rs;
+    for (const char* phase : {"prefill", "decode"}) {
+        for (const char* dev : {"h800", "h20"}) {
+            PointResult r = small_point(static_cast<int64_t>(rs.size()), {phase, dev}, dev, true);
+            r.phase = phase;
+            const bool prefill = std::string(phase) == "prefill";
+            // Prefill's best (5000 input tokens/s) beats decode's best (900 output tokens/s).
+            r.tokens_per_s_per_device = (prefill ? 5000.0 : 900.0) / (rs.size() % 2 + 1);
+            r.tpot_ms = prefill ? 0 : 40;
+            r.ttft_ms = prefill ? 1500 : 0;
+            r.compute_ms = 10;
+            rs.push_back(r);
+        }
+    }
+    const auto ps = plots(st, rs);
+    std::vector<std::string> names;
+    for (const auto& [n, svg] : ps)
+        names.push_back(n);
+    CHECK(names == std::vector<std::string>{"throughput_vs_device.svg", "pareto_tpot.svg",
+                                            "pareto_ttft.svg", "bottleneck.svg"});
+    const std::string dev = ps[0].second;
+    CHECK(dev.find(">input tokens/s per device</text>") != std::string::npos);
+    CHECK(dev.find(">output tokens/s per device</text>") != std::string::npos);
+    CHECK(dev.find("<polyline") == std::string::npos);  // a categorical axis: bars, no lines
+    CHECK(dev.find("prefill (SLO: TTFT &lt;= 2000 ms)") != std::string::npos);
+    const std::string md = summary_md(st, rs);
+    CHECK(md.find("Highest prefill throughput meeting the SLO: **h800** at 5000.0 input tokens/s "
+                  "per device") != std::string::npos);
+    CHECK(md.find("Highest decode throughput meeting the SLO: **h800** at 900.0 output tokens/s "
+                  "per device") != std::string::npos);
+    CHECK(md.find("## Results: prefill\n\n| point | input tokens/s/device | step ms | TTFT ms |") !=
+          std::string::npos);
+    CHECK(md.find("## Results: decode\n\n| point | output tokens/s/device | step ms | TPOT ms |") !=
+          std::string::npos);
+    const std::string csv = results_csv(st, rs);
+    CHECK(csv.find("\n0,prefill,h800,h800,prefill,16,1,16,16,8,0,2048,") != std::string::npos);
+}
+
+TEST_CASE("plots: distinct colours, log scale over decades, every point drawn") {
+    const char* devs[] = {"h100",         "h800",        "h200",        "h20",
+                          "b200",         "a100",        "ascend-910b", "ascend-910c",
+                          "ascend-950pr", "kunlun-p800", "biren-br100", "hygon-k100",
+                          "metax-c500",   "mlu370-x8",   "mtt-s4000"};
+    std::string values;
+    for (const char* d : devs)
+        values += std::string(values.empty() ? "" : ", ") + "\"" + d + "\"";
+    const Study st = parse(std::string(R"({"schema": "dssim-study/1", "name": "many",
+      "question": "q", "model": "deepseek-v3", "device": "h800",
+      "deployment": {"devices": 16, "ep": 16}, "workload": {"phase": "decode",
+      "tpot_slo_ms": 50}, "axes": [{"param": "device", "values": [)") +
+                           values + R"(]}, {"param": "deployment.batch", "values": [1, 2, 4,
+      8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]}]})");
+    std::vector<PointResult> rs;
+    for (const char* d : devs) {
+        for (int b = 0; b < 14; ++b) {
+            PointResult r =
+                small_point(static_cast<int64_t>(rs.size()), {d, std::to_string(1 << b)}, d, true);
+            r.tokens_per_s_per_device = 10.0 * (1 << b);  // 10 to 81920: four decades and more
+            r.tpot_ms = 20 + b;
+            rs.push_back(r);
+        }
+    }
+    const auto ps = plots(st, rs);
+    std::string batch_plot, bottleneck;
+    for (const auto& [n, svg] : ps) {
+        if (n == "throughput_vs_deployment_batch.svg") batch_plot = svg;
+        if (n == "bottleneck.svg") bottleneck = svg;
+    }
+    CHECK(batch_plot.find("per device (log scale)") != std::string::npos);
+    // 15 series, 15 different colours.
+    std::set<std::string> colours;
+    for (size_t at = batch_plot.find("<polyline"); at != std::string::npos;
+         at = batch_plot.find("<polyline", at + 1)) {
+        const size_t c = batch_plot.find("stroke=\"", at) + 8;
+        colours.insert(batch_plot.substr(c, 7));
+    }
+    CHECK(colours.size() == 15);
+    // 210 points, 210 rows (the old plot stopped at 120).
+    size_t rows = 0;
+    for (size_t at = bottleneck.find("class=\"point\""); at != std::string::npos;
+         at = bottleneck.find("class=\"point\"", at + 1))
+        ++rows;
+    CHECK(rows == 210);
 }

@@ -45,6 +45,12 @@ struct GoldenMetadata {
     bool mtp = false;
     int64_t mtp_drafted = 0;
     int64_t mtp_accepted = 0;
+    // Text runs (`golden --prompt/--prompts-file`): /prompt_texts and /generated_texts, one
+    // UTF-8 string per sequence, and the tokenizer_sha256 attribute. A run from ids
+    // alone leaves them empty and the file as it was before text runs existed.
+    std::vector<std::string> prompt_texts;
+    std::vector<std::string> generated_texts;
+    std::string tokenizer_digest;
 };
 
 // Version of the file layout below; bump when a dataset or attribute changes meaning.

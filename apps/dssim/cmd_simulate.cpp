@@ -43,6 +43,7 @@ struct SimulateOptions {
     std::string fp8 = "auto";
     std::string attention;
     std::string gemm = "fp8";
+    std::string kv_cache = "bf16";
     std::string expert_loads;
     bool json = false;
     std::string trace;
@@ -152,9 +153,9 @@ void print_text(const sim::SimResult& r) {
     std::printf("  exposed communication  %12.4f ms\n", r.exposed_comm_ms);
     std::printf(
         "  memory per device      %12.2f GB (weights %.2f, KV cache %.2f, activations "
-        "%.2f; capacity %.2f)\n",
+        "%.2f, runtime reserve %.2f; capacity %.2f)\n",
         r.memory.total() / 1e9, r.memory.weights / 1e9, r.memory.kv_cache / 1e9,
-        r.memory.activations / 1e9, r.memory.capacity / 1e9);
+        r.memory.activations / 1e9, r.memory.runtime_reserve / 1e9, r.memory.capacity / 1e9);
     std::printf("  fits                   %12s\n", r.fits ? "yes" : "NO");
     std::printf("\ntime by op kind (device %lld, both streams)\n",
                 static_cast<long long>(r.reported_device));
@@ -207,6 +208,8 @@ void run_simulate(const SimulateOptions& o) {
                           "absorbed", models::AttentionMode::Absorbed);
     wl.gemm = either("--gemm", "mode", o.gemm, "fp8", models::GemmMode::Fp8, "bf16",
                      models::GemmMode::Bf16);
+    wl.kv_cache = either("--kv-cache", "format", o.kv_cache, "bf16", models::KvCacheFormat::Bf16,
+                         "fp8", models::KvCacheFormat::Fp8);
 
     sim::Deployment dep;
     dep.devices = o.devices;
@@ -294,6 +297,9 @@ void add_simulate_command(CLI::App& app) {
                     "MLA form: naive (prefill default) or absorbed (decode default)");
     cmd->add_option("--gemm", opt->gemm,
                     "GEMM inputs: fp8 (act_quant + FP8 GEMM, DeepSeek serving; default) or bf16");
+    cmd->add_option("--kv-cache", opt->kv_cache,
+                    "Latent KV cache format: bf16 (default; 1152 bytes per token per V3 layer) or "
+                    "fp8 (FlashMLA's format, 656 bytes: E4M3 latent, FP32 scales, BF16 rope)");
     cmd->add_option("--expert-loads", opt->expert_loads,
                     "Routed-expert loads of chosen MoE layers from a JSON file (token-expert "
                     "pairs per expert for the whole step; docs/cli.md); needs --mode full");

@@ -218,6 +218,40 @@ OrderedJson efficiency_to_json(const Efficiency& e) {
     return arr;
 }
 
+EpKernelCalibration parse_ep_kernel(JsonFields& root, std::string_view key, const Json& sources) {
+    JsonFields f = root.object(key);
+    EpKernelCalibration k;
+    k.scale_up_efficiency = parse_value(f, "scale_up_efficiency", "fraction", sources, false, 1.0);
+    k.scale_out_efficiency =
+        parse_value(f, "scale_out_efficiency", "fraction", sources, false, 1.0);
+    k.dispatch_overhead = parse_value(f, "dispatch_overhead", "us", sources, true, 1e6);
+    k.combine_overhead = parse_value(f, "combine_overhead", "us", sources, true, 1e6);
+    k.compute_units = parse_value(f, "compute_units", "count", sources, true, 1e6);
+    k.dispatch_unit_bandwidth =
+        parse_value(f, "dispatch_unit_bandwidth", "GB/s", sources, true, 1e6);
+    k.combine_unit_bandwidth = parse_value(f, "combine_unit_bandwidth", "GB/s", sources, true, 1e6);
+    if (k.compute_units.value > 0 &&
+        !(k.dispatch_unit_bandwidth.value > 0 && k.combine_unit_bandwidth.value > 0)) {
+        f.fail("compute_units",
+               "a kernel holding compute units needs dispatch_unit_bandwidth and "
+               "combine_unit_bandwidth > 0");
+    }
+    f.reject_unknown();
+    return k;
+}
+
+OrderedJson ep_kernel_to_json(const EpKernelCalibration& k) {
+    OrderedJson j;
+    j["scale_up_efficiency"] = value_to_json(k.scale_up_efficiency);
+    j["scale_out_efficiency"] = value_to_json(k.scale_out_efficiency);
+    j["dispatch_overhead"] = value_to_json(k.dispatch_overhead);
+    j["combine_overhead"] = value_to_json(k.combine_overhead);
+    j["compute_units"] = value_to_json(k.compute_units);
+    j["dispatch_unit_bandwidth"] = value_to_json(k.dispatch_unit_bandwidth);
+    j["combine_unit_bandwidth"] = value_to_json(k.combine_unit_bandwidth);
+    return j;
+}
+
 OrderedJson op_to_json(const OpCalibration& op) {
     OrderedJson j;
     j["compute_efficiency"] = efficiency_to_json(op.compute);
@@ -271,10 +305,18 @@ Calibration parse_calibration(const Json& json, const std::string& file) {
         c.collective.overhead = parse_value(col, "overhead", "us", sources, true, 1e6);
         col.reject_unknown();
     }
+    c.ep_normal = parse_ep_kernel(root, "ep_normal", sources);
+    c.ep_low_latency = parse_ep_kernel(root, "ep_low_latency", sources);
     {
         JsonFields a = root.object("assumptions");
         c.assumptions.onchip_buffer = parse_value(a, "onchip_buffer", "MB", sources, false, 1e6);
         c.assumptions.nic_bandwidth = parse_value(a, "nic_bandwidth", "Gb/s", sources, false, 1e6);
+        c.assumptions.scale_up_latency =
+            parse_value(a, "scale_up_latency", "us", sources, false, 1e6);
+        c.assumptions.scale_out_latency =
+            parse_value(a, "scale_out_latency", "us", sources, false, 1e6);
+        c.assumptions.runtime_memory_reserve =
+            parse_value(a, "runtime_memory_reserve", "fraction", sources, true, 0.9);
         JsonFields topo = a.object("unknown_topology");
         c.assumptions.unknown_topology = topo.string("value");
         if (!parse_topology(c.assumptions.unknown_topology)) {
@@ -319,9 +361,14 @@ OrderedJson calibration_to_json(const Calibration& c) {
     col["scale_out_efficiency"] = value_to_json(c.collective.scale_out_efficiency);
     col["overhead"] = value_to_json(c.collective.overhead);
     j["collective"] = col;
+    j["ep_normal"] = ep_kernel_to_json(c.ep_normal);
+    j["ep_low_latency"] = ep_kernel_to_json(c.ep_low_latency);
     OrderedJson a;
     a["onchip_buffer"] = value_to_json(c.assumptions.onchip_buffer);
     a["nic_bandwidth"] = value_to_json(c.assumptions.nic_bandwidth);
+    a["scale_up_latency"] = value_to_json(c.assumptions.scale_up_latency);
+    a["scale_out_latency"] = value_to_json(c.assumptions.scale_out_latency);
+    a["runtime_memory_reserve"] = value_to_json(c.assumptions.runtime_memory_reserve);
     OrderedJson topo;
     topo["value"] = c.assumptions.unknown_topology;
     topo["derivation"] = c.assumptions.unknown_topology_reason;

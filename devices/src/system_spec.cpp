@@ -17,6 +17,7 @@ std::vector<FactRef> SystemSpec::facts() {
         FactRef{"devices_per_node", "count", &devices_per_node, nullptr, nullptr},
         FactRef{"nodes", "count", &nodes, nullptr, nullptr},
         FactRef{"scale_up_domain", "count", &scale_up_domain, nullptr, nullptr},
+        FactRef{"runtime_memory_reserve", "fraction", &runtime_memory_reserve, nullptr, nullptr},
         FactRef{"scale_out.type", "", nullptr, nullptr, &scale_out.type},
         FactRef{"scale_out.topology", "", nullptr, nullptr, &scale_out.topology},
         FactRef{"scale_out.nic_bandwidth_per_device", "Gb/s", &scale_out.nic_bandwidth_per_device,
@@ -66,6 +67,11 @@ SystemSpec parse_system(const Json& json, const std::string& file) {
     s.devices_per_node = parse_quantity(root, "devices_per_node", "count", sources);
     s.nodes = parse_quantity(root, "nodes", "count", sources);
     s.scale_up_domain = parse_quantity(root, "scale_up_domain", "count", sources);
+    s.runtime_memory_reserve = parse_quantity(root, "runtime_memory_reserve", "fraction", sources);
+    if (s.runtime_memory_reserve.known() &&
+        !(*s.runtime_memory_reserve.value >= 0 && *s.runtime_memory_reserve.value < 1)) {
+        throw_input_error(file, "runtime_memory_reserve.value", "must be in [0, 1)");
+    }
     JsonFields out = root.object("scale_out");
     s.scale_out.type = parse_label(out, "type", sources);
     s.scale_out.topology =
@@ -118,6 +124,7 @@ OrderedJson system_to_json(const SystemSpec& s) {
     j["devices_per_node"] = quantity_to_json(s.devices_per_node);
     j["nodes"] = quantity_to_json(s.nodes);
     j["scale_up_domain"] = quantity_to_json(s.scale_up_domain);
+    j["runtime_memory_reserve"] = quantity_to_json(s.runtime_memory_reserve);
     OrderedJson out;
     out["type"] = label_to_json(s.scale_out.type);
     out["topology"] = label_to_json(s.scale_out.topology);
@@ -164,6 +171,8 @@ SystemSpec single_node_system(const DeviceSpec& device) {
     s.scale_out.latency.source = "device-derived";
     s.scale_out.tiers.unit = "count";
     s.scale_out.tiers.source = "device-derived";
+    s.runtime_memory_reserve.unit = "fraction";
+    s.runtime_memory_reserve.source = "device-derived";
     return s;
 }
 

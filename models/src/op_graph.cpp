@@ -474,7 +474,7 @@ class Builder {
             std::string q_lat = add(std::move(uk));
             ad.qk_dim = r + dr;
             ad.v_dim = r;
-            ad.cache_bytes_per_token = static_cast<int64_t>((r + dr) * kAct);
+            ad.cache_bytes_per_token = latent_cache_bytes_per_token(r, dr, s_.kv_cache);
             core.inputs = {tensor(q_lat, {t, nh, r}), tensor(q_pe, {t, nh, dr}),
                            tensor(kv_n, {t, r}), tensor(k_pe, {t, 1, dr})};
             core.outputs = {tensor(core.name, {t, nh, r})};

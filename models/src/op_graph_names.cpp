@@ -46,6 +46,23 @@ std::string_view attention_mode_name(AttentionMode mode) {
     return mode == AttentionMode::Absorbed ? "absorbed" : "naive";
 }
 
+std::string_view kv_cache_format_name(KvCacheFormat f) {
+    return f == KvCacheFormat::Bf16 ? "bf16" : "fp8";
+}
+
+std::optional<KvCacheFormat> kv_cache_format_from_name(std::string_view name) {
+    if (name == "bf16") return KvCacheFormat::Bf16;
+    if (name == "fp8") return KvCacheFormat::Fp8;
+    return std::nullopt;
+}
+
+int64_t latent_cache_bytes_per_token(int64_t latent_dim, int64_t rope_dim, KvCacheFormat f) {
+    if (f == KvCacheFormat::Bf16) return (latent_dim + rope_dim) * 2;
+    // FlashMLA FP8: 1-byte latent values, an FP32 scale per 128 of them, rope kept in BF16
+    // (656 bytes for V3's 512 + 64).
+    return latent_dim + (latent_dim + 127) / 128 * 4 + rope_dim * 2;
+}
+
 std::string_view pass_name(Pass pass) {
     switch (pass) {
         case Pass::Forward:

@@ -320,6 +320,7 @@ OrderedJson graph_report_json(const OpGraph& graph, const ModelTotals& m) {
     step["mtp"] = s.mtp;
     step["attention"] = attention_mode_name(s.attention);
     step["gemm"] = s.gemm == GemmMode::Fp8 ? "fp8" : "bf16";
+    if (s.kv_cache != KvCacheFormat::Bf16) step["kv_cache"] = kv_cache_format_name(s.kv_cache);
     step["logits_all_positions"] = s.logits_all_positions;
     step["plan"] = {{"tp", s.plan.tp},
                     {"ep", s.plan.ep},

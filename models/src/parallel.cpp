@@ -392,12 +392,16 @@ AllToAllShape all_to_all_shape(const ModelConfig& config, const StepSpec& step, 
 }
 
 TokenFanout expected_fanout(const ModelConfig& config, int64_t ep, int64_t ranks_per_node) {
+    return expected_fanout(routing_of(config), ep, ranks_per_node);
+}
+
+TokenFanout expected_fanout(const Routing& routing, int64_t ep, int64_t ranks_per_node) {
     TokenFanout f;
-    const int64_t ne = config.n_routed_experts, k = config.num_experts_per_tok;
+    const int64_t ne = routing.experts, k = routing.top_k;
     f.copies = static_cast<double>(k);
     if (ne == 0 || k == 0 || ep < 1) return f;
-    const int64_t groups = std::max<int64_t>(1, config.n_group);
-    const int64_t kept = std::clamp<int64_t>(config.topk_group, 1, groups);
+    const int64_t groups = std::max<int64_t>(1, routing.groups);
+    const int64_t kept = std::clamp<int64_t>(routing.groups_kept, 1, groups);
     const int64_t per_group = ne / groups;
     const int64_t pool = kept * per_group;  // experts a token may be routed to
     const int64_t per_rank = std::max<int64_t>(1, ne / ep);
@@ -551,12 +555,14 @@ DeviceMemoryShare device_memory(std::span<const OpGraph* const> micro_batches,
             }
         }
         if (op.kind == OpKind::MlaAttention && op.pass == Pass::Forward) {
-            // Every sequence keeps its cached and new tokens (the latent cache is shared by the
-            // heads, so TP ranks each hold it; the naive cache is split by heads).
+            // Every sequence keeps its cached and new tokens in the latent form, whichever form
+            // computes the step: a serving system caches the latent (shared by the heads, so
+            // TP ranks each hold it); naive attention's per-head K/V are transient activations
+            // of one layer.
             const int64_t n_new = new_tokens_per_sequence > 0 ? new_tokens_per_sequence
                                                               : op.attention.queries_per_seq;
-            double per_token = static_cast<double>(op.attention.cache_bytes_per_token);
-            if (s.attention == AttentionMode::Naive) per_token /= tp;
+            const auto per_token = static_cast<double>(latent_cache_bytes_per_token(
+                op.attention.latent_dim, op.attention.rope_dim, s.kv_cache));
             mu.kv_cache +=
                 static_cast<double>(sequences) * static_cast<double>(s.context + n_new) * per_token;
         }

@@ -63,6 +63,8 @@ struct CommTiming {
     std::vector<Hop> hops[2];  // [0] sends, [1] receives, in issue order
     double hbm_bytes = 0;      // Plan::comm_hbm_bytes(), summed in the same order
     int64_t hbm_ps = 0;        // buffer traffic through HBM
+    int64_t overhead_ps = 0;   // the kernel's fixed cost per call
+    int64_t floor_ps = 0;      // the kernel's compute units moving what it sends
 };
 
 SimResult schedule(const models::ModelConfig& model,
@@ -91,6 +93,7 @@ SimResult schedule(const models::ModelConfig& model,
         if (shape.comm_class[c] != static_cast<int32_t>(c)) continue;
         const CommInfo& ci = shape.comm[c];
         CommTiming& ct = comm[c];
+        double sent = 0;
         for (int dir = 0; dir < 2; ++dir) {
             if (dir == 0)
                 plan.sends(d, ci, buf);
@@ -98,9 +101,10 @@ SimResult schedule(const models::ModelConfig& model,
                 detail::receives(plan, d, ci, buf);
             for (const Transfer& x : buf) {
                 ct.hbm_bytes += x.bytes;
+                if (dir == 0) sent += x.bytes;
                 const Route& r = dir == 0 ? topo.route(d, x.dst) : topo.route(x.dst, d);
                 Hop h;
-                h.dur_ps = static_cast<int64_t>(std::ceil(x.bytes / r.bandwidth * 1e12 - 1e-6));
+                h.dur_ps = plan.transfer_ps(ci, r, x.bytes);
                 h.latency_ps = to_ps(r.latency);
                 h.chained = x.chained;
                 int n = 0;
@@ -112,6 +116,8 @@ SimResult schedule(const models::ModelConfig& model,
                 ct.hops[dir].push_back(h);
             }
         }
+        ct.overhead_ps = to_ps(plan.comm_overhead_s(ci));
+        ct.floor_ps = to_ps(plan.comm_unit_floor_s(ci, sent));
         if (ci.pattern == detail::CommPattern::Ring) ct.hbm_bytes = ci.ring_hbm_bytes;
         if (ct.hbm_bytes > 0) {
             const devices::MemoryWork w{"communication", ct.hbm_bytes / 2, ct.hbm_bytes / 2, 0};
@@ -137,12 +143,11 @@ SimResult schedule(const models::ModelConfig& model,
     double matrix_s = 0;
     double ideal_s = 0;
     double hbm_bytes = 0;
-    const int64_t overhead_ps = to_ps(plan.collective_overhead_s);
 
     // End of a comm op started at `t0` (books this device's ports in issue order).
     auto comm_end = [&](const CommTiming& ct, int64_t t0) {
-        const int64_t begin = t0 + overhead_ps;
-        int64_t done = begin;
+        const int64_t begin = t0 + ct.overhead_ps;
+        int64_t done = begin + ct.floor_ps;
         for (const auto& hops : ct.hops) {
             int64_t prev = begin;
             for (const Hop& h : hops) {

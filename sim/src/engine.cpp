@@ -416,16 +416,20 @@ class Run {
             const PlanOp& po = plan_.ops()[static_cast<size_t>(op)];
             const CommInfo& c = plan_.comm()[static_cast<size_t>(po.comm)];
             const int64_t start = now();
-            if (plan_.collective_overhead_s > 0)
-                sc_core::wait(ps_time(to_ps(plan_.collective_overhead_s)));
+            const int64_t overhead_ps = to_ps(plan_.comm_overhead_s(c));
+            if (overhead_ps > 0) sc_core::wait(ps_time(overhead_ps));
             int64_t done = now();
             // Sends: book the route's ports (full mode: all of them; symmetric mode: this
             // device's own ports, the peers' side being the mirror image).
             plan_.sends(d.id, c, buf);
+            double sent = 0;
+            for (const Transfer& x : buf)
+                sent += x.bytes;
+            done += to_ps(plan_.comm_unit_floor_s(c, sent));
             int64_t prev = now();
             for (const Transfer& x : buf) {
                 const Route& r = topo.route(d.id, x.dst);
-                const int64_t end = transfer(r, full ? -1 : d.id, x, prev, d, true);
+                const int64_t end = transfer(r, c, full ? -1 : d.id, x, prev, d, true);
                 prev = end;
                 done = std::max(done, end);
                 if (full) arrive(x.dst, po.comm, end);
@@ -440,7 +444,7 @@ class Run {
                 prev = now();
                 for (const Transfer& x : buf) {
                     const Route& r = topo.route(x.dst, d.id);
-                    const int64_t end = transfer(r, d.id, x, prev, d, false);
+                    const int64_t end = transfer(r, c, d.id, x, prev, d, false);
                     prev = end;
                     done = std::max(done, end);
                 }
@@ -462,13 +466,18 @@ class Run {
     }
 
     // Books one transfer through the fabric (a TLM LT transaction); returns its delivery time.
-    int64_t transfer(
-        const Route& r, int64_t owner, const Transfer& x, int64_t prev, DeviceRt& d, bool sending) {
+    int64_t transfer(const Route& r,
+                     const CommInfo& c,
+                     int64_t owner,
+                     const Transfer& x,
+                     int64_t prev,
+                     DeviceRt& d,
+                     bool sending) {
         TransferWork w;
         w.route = &r;
         w.owner = owner;
         w.ready_ps = x.chained ? prev : now();
-        w.duration_ps = static_cast<int64_t>(std::ceil(x.bytes / r.bandwidth * 1e12 - 1e-6));
+        w.duration_ps = plan_.transfer_ps(c, r, x.bytes);
         tlm::tlm_generic_payload gp;
         gp.set_extension(&w);
         gp.set_command(tlm::TLM_WRITE_COMMAND);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <set>
@@ -179,7 +180,7 @@ std::string request_key(const CostRequest& q) {
 std::string step_key(const models::StepSpec& s) {
     Key k;
     k.add(s.phase).add(s.batch).add(s.seq).add(s.context).add(s.mtp).add(s.attention);
-    k.add(s.gemm).add(s.logits_all_positions).add(s.stage.first).add(s.stage.last);
+    k.add(s.gemm).add(s.kv_cache).add(s.logits_all_positions).add(s.stage.first).add(s.stage.last);
     k.add(s.plan.tp).add(s.plan.ep).add(s.plan.dp).add(s.plan.devices);
     k.add(s.plan.redundant_experts);
     return k.take();
@@ -189,7 +190,8 @@ std::string shape_key(const Deployment& dep, int64_t dp, const Workload& wl, Mod
     Key k;
     k.add(dep.devices).add(dep.tp).add(dep.ep).add(dp).add(dep.redundant_experts);
     k.add(dep.micro_batches).add(wl.phase).add(wl.batch).add(wl.input_len).add(wl.context);
-    k.add(wl.mtp).add(wl.attention).add(wl.gemm).add(wl.stage.first).add(wl.stage.last).add(mode);
+    k.add(wl.mtp).add(wl.attention).add(wl.gemm).add(wl.kv_cache).add(wl.stage.first);
+    k.add(wl.stage.last).add(mode);
     return k.take();
 }
 
@@ -235,6 +237,7 @@ class ShapeBuilder {
         s.mtp = wl_.mtp;
         s.attention = wl_.attention;
         s.gemm = wl_.gemm;
+        s.kv_cache = wl_.kv_cache;
         s.stage = wl_.stage;
         s.plan.tp = p_.tp;
         s.plan.ep = p_.ep;
@@ -382,7 +385,8 @@ class ShapeBuilder {
         for (size_t i = 0; i < p_.comm.size(); ++i) {
             const CommInfo& c = p_.comm[i];
             Key k;
-            k.add(c.pattern).add(c.group).add(c.to_expert).add(c.rank_pairs).add(c.pair_bytes);
+            k.add(c.pattern).add(c.kernel).add(c.group).add(c.to_expert).add(c.rank_pairs);
+            k.add(c.pair_bytes);
             k.add(c.steps).add(c.step_bytes).add(c.ring_hbm_bytes);
             p_.comm_class.push_back(
                 classes.try_emplace(k.take(), static_cast<int32_t>(i)).first->second);
@@ -496,6 +500,14 @@ class ShapeBuilder {
             ci.to_expert = (op.kind == OpKind::Dispatch) == (op.pass == models::Pass::Forward);
             ci.rank_pairs = a.rank_pair_copies;
             ci.pair_bytes = a.bytes_per_copy;
+            // DeepSeek serves decode with DeepEP's low-latency kernels (one message per token
+            // copy) and runs prefill and training with its normal kernels (deduplicated).
+            if (step.phase == models::Phase::Decode) {
+                ci.kernel = CommKernel::EpLowLatency;
+                if (ci.to_expert) ci.pair_bytes += models::kLowLatencyMessageHeader;
+            } else {
+                ci.kernel = CommKernel::EpNormal;
+            }
             return ci;
         }
         // Ring all-reduce (reduce-scatter + all-gather) or all-gather over the TP group.
@@ -598,6 +610,38 @@ void peer_order(int64_t li, int64_t n, int64_t m, bool forward, std::vector<int6
 
 }  // namespace
 
+namespace {
+
+// Bytes EP member `x` sends member `y` (local indices) for an all-to-all whose group tiles into
+// domains of `m` members (m = 0: flat). Per copy, every pair of a token and an expert crosses
+// once. Normal kernels deduplicate: a token crosses a NIC once per destination domain (to the
+// member with the sender's local index, which forwards) and a scale-up link once per
+// destination rank, so inside a domain a member also forwards what the other domains' members
+// sent it (docs/simulator.md, "EP all-to-all").
+double ep_bytes(const Plan& p, const CommInfo& c, int64_t x, int64_t y, int64_t m) {
+    auto pairs = [&](int64_t src, int64_t dst) {
+        return c.rank_pairs[static_cast<size_t>(c.to_expert ? dst : src)];
+    };
+    if (c.kernel != CommKernel::EpNormal) return pairs(x, y) * c.pair_bytes;
+    if (m < 2 || c.group % m != 0 || c.group == m) {
+        return pairs(x, y) * p.ep_rank_dedup * c.pair_bytes;
+    }
+    const int64_t domains = c.group / m;
+    if (x / m == y / m) {
+        return pairs(x, y) * p.ep_rank_dedup * static_cast<double>(domains) * c.pair_bytes;
+    }
+    if (x % m != y % m) return 0.0;
+    // The expert side's domain decides the load: the destination's for dispatch, the source's
+    // for combine (it returns what its experts computed).
+    const int64_t expert_domain = (c.to_expert ? y : x) / m;
+    double copies = 0;
+    for (int64_t q = expert_domain * m; q < (expert_domain + 1) * m; ++q)
+        copies += c.rank_pairs[static_cast<size_t>(q)];
+    return copies * p.ep_domain_dedup * c.pair_bytes;
+}
+
+}  // namespace
+
 void Plan::sends(int64_t d, const CommInfo& c, std::vector<Transfer>& out) const {
     out.clear();
     const int64_t first = d / c.group * c.group;
@@ -611,10 +655,11 @@ void Plan::sends(int64_t d, const CommInfo& c, std::vector<Transfer>& out) const
     }
     static thread_local std::vector<int64_t> peers;
     const int64_t m = std::min(topology->domain_size(), c.group);
-    peer_order(li, c.group, first % m == 0 ? m : 0, true, peers);
+    const int64_t tiled = first % m == 0 ? m : 0;
+    peer_order(li, c.group, tiled, true, peers);
     for (int64_t r : peers) {
-        const double pairs = c.rank_pairs[static_cast<size_t>(c.to_expert ? r : li)];
-        if (pairs > 0) out.push_back(Transfer{first + r, pairs * c.pair_bytes, false});
+        const double bytes = ep_bytes(*this, c, li, r, tiled);
+        if (bytes > 0) out.push_back(Transfer{first + r, bytes, false});
     }
 }
 
@@ -631,11 +676,42 @@ void receives(const Plan& p, int64_t d, const CommInfo& c, std::vector<Transfer>
     }
     static thread_local std::vector<int64_t> peers;
     const int64_t m = std::min(p.topology->domain_size(), c.group);
-    peer_order(li, c.group, first % m == 0 ? m : 0, false, peers);
+    const int64_t tiled = first % m == 0 ? m : 0;
+    peer_order(li, c.group, tiled, false, peers);
     for (int64_t s : peers) {
-        const double pairs = c.rank_pairs[static_cast<size_t>(c.to_expert ? li : s)];
-        if (pairs > 0) out.push_back(Transfer{first + s, pairs * c.pair_bytes, false});
+        const double bytes = ep_bytes(p, c, s, li, tiled);
+        if (bytes > 0) out.push_back(Transfer{first + s, bytes, false});
     }
+}
+
+double Plan::comm_overhead_s(const CommInfo& c) const {
+    if (c.kernel == CommKernel::Ring) return collective_overhead_s;
+    const auto kernel = c.kernel == CommKernel::EpNormal ? devices::EpKernel::Normal
+                                                         : devices::EpKernel::LowLatency;
+    return cost->ep_overhead_seconds(
+        kernel, c.to_expert ? devices::CollectiveKind::Dispatch : devices::CollectiveKind::Combine);
+}
+
+double Plan::comm_unit_floor_s(const CommInfo& c, double sent_bytes) const {
+    if (c.kernel != CommKernel::EpNormal || !(sent_bytes > 0)) return 0.0;
+    const double rate = cost->ep_unit_rate(
+        devices::EpKernel::Normal,
+        c.to_expert ? devices::CollectiveKind::Dispatch : devices::CollectiveKind::Combine, 0);
+    return rate > 0 ? sent_bytes / rate : 0.0;
+}
+
+int64_t Plan::transfer_ps(const CommInfo& c, const Route& route, double bytes) const {
+    double scale = 1.0;
+    if (c.kernel != CommKernel::Ring) {
+        const devices::Calibration& cal = cost->calibration();
+        const devices::EpKernelCalibration& k =
+            cost->ep_calibration(c.kernel == CommKernel::EpNormal ? devices::EpKernel::Normal
+                                                                  : devices::EpKernel::LowLatency);
+        scale = route.cls == LinkClass::ScaleOut
+                    ? cal.collective.scale_out_efficiency.value / k.scale_out_efficiency.value
+                    : cal.collective.scale_up_efficiency.value / k.scale_up_efficiency.value;
+    }
+    return static_cast<int64_t>(std::ceil(bytes / route.bandwidth * scale * 1e12 - 1e-6));
 }
 
 double Plan::comm_hbm_bytes(int64_t d, const CommInfo& c) const {
@@ -869,6 +945,7 @@ Plan build_plan(const models::ModelConfig& model,
     for (const CostRequest& q : s.requests)
         p.timings.push_back(evaluate(*p.cost, q, p));
     p.collective_overhead_s = hw.calibration.collective.overhead.value * 1e-6;
+
     p.memory = s.memory;
     // A device that runs FP8 weights in a wider format (BF16 fallback) holds them in that
     // format, as the cost model reads them; its scales are then folded in and not stored.
@@ -884,6 +961,19 @@ Plan build_plan(const models::ModelConfig& model,
     }
     if (hw.device.memory.capacity.known()) {
         p.memory.capacity = *hw.device.memory.capacity.value * 1e9;
+        double reserve = 0;
+        if (hw.system.runtime_memory_reserve.known()) {
+            reserve = *hw.system.runtime_memory_reserve.value;
+        } else {
+            reserve = hw.calibration.assumptions.runtime_memory_reserve.value;
+            char buf[160];
+            std::snprintf(buf, sizeof buf,
+                          "runtime_memory_reserve unknown: estimated %g of device memory (",
+                          reserve);
+            note(buf + std::string("calibration ") + hw.calibration.name +
+                 ", assumptions.runtime_memory_reserve)");
+        }
+        p.memory.runtime_reserve = reserve * p.memory.capacity;
     } else {
         note("memory.capacity unknown: memory fit not checked");
     }
@@ -916,6 +1006,14 @@ Plan build_plan(const models::ModelConfig& model,
     }
     for (const auto& a : p.topology->assumptions())
         note(a);
+    if (p.ep > 1) {
+        p.ep_members = std::min(p.topology->domain_size(), p.ep);
+        const models::TokenFanout f = models::expected_fanout(model, p.ep, p.ep_members);
+        if (f.copies > 0) {
+            p.ep_rank_dedup = f.ranks / f.copies;
+            p.ep_domain_dedup = f.nodes / f.copies;
+        }
+    }
     return p;
 }
 

@@ -56,10 +56,15 @@ struct CostRequest {
 
 enum class CommPattern : uint8_t { AllToAll, Ring };
 
+// Which kernel runs a collective: TP rings, or DeepEP's normal (prefill, training) or
+// low-latency (decode) EP kernels (docs/simulator.md, "EP all-to-all").
+enum class CommKernel : uint8_t { Ring, EpNormal, EpLowLatency };
+
 // One collective op (per micro-batch). Transfers are generated per device by Plan::sends().
-// The per-call overhead is the machine's (Plan::collective_overhead_s).
+// The per-call overhead and the link efficiencies are the machine's (Plan::comm_overhead_s).
 struct CommInfo {
     CommPattern pattern = CommPattern::AllToAll;
+    CommKernel kernel = CommKernel::Ring;
     int64_t group = 1;  // members per group (contiguous device ids)
     // AllToAll: bytes from EP rank s to rank r = pair_bytes * rank_pairs[r or s] (see sends).
     bool to_expert = true;           // dispatch: destination's load decides; combine: source's
@@ -139,9 +144,15 @@ struct Plan {
     std::vector<OpTiming> timings;             // parallel to shape->requests
     std::shared_ptr<const Topology> topology;  // shared (all routes computed) with a cache
     std::unique_ptr<devices::CostModel> cost;
-    double collective_overhead_s = 0;  // per collective call (calibration)
-    double hbm_bandwidth = 0;          // bytes/s peak
-    double hbm_latency_s = 0;          // per op (pipeline fill), 0 if unknown
+    double collective_overhead_s = 0;  // per ring collective call (calibration)
+    // EP normal kernels send a token once per destination rank / domain: expected distinct
+    // ranks and domains per token over its copies (models::expected_fanout on this machine's
+    // domains), and the EP members per domain they assume.
+    double ep_rank_dedup = 1.0;
+    double ep_domain_dedup = 1.0;
+    int64_t ep_members = 1;
+    double hbm_bandwidth = 0;  // bytes/s peak
+    double hbm_latency_s = 0;  // per op (pipeline fill), 0 if unknown
     double hbm_tile_bytes = 8.0 * 1024 * 1024;
     int max_tiles = 64;
     MemoryUse memory;
@@ -159,6 +170,13 @@ struct Plan {
     }
     // Transfers device `d` sends for comm op `c`, in issue order.
     void sends(int64_t d, const CommInfo& c, std::vector<Transfer>& out) const;
+    // Fixed cost of one call of `c` (s): the kernel's overhead (EP kernels: dispatch or combine).
+    [[nodiscard]] double comm_overhead_s(const CommInfo& c) const;
+    // Shortest time the kernel's compute units need to move `sent_bytes` (0: not limited).
+    [[nodiscard]] double comm_unit_floor_s(const CommInfo& c, double sent_bytes) const;
+    // Duration of `bytes` over `route` for `c`: the route's bandwidth carries the ring
+    // collectives' efficiency; EP kernels run at their own.
+    [[nodiscard]] int64_t transfer_ps(const CommInfo& c, const Route& route, double bytes) const;
     // HBM bytes a device moves for comm op `c` (reads what it sends, writes what it receives).
     [[nodiscard]] double comm_hbm_bytes(int64_t d, const CommInfo& c) const;
 };

@@ -207,8 +207,9 @@ SimResult report(const models::ModelConfig& model,
     if (!r.fits) {
         r.fit_message = "does not fit: weights " + gb(r.memory.weights) + " + KV cache " +
                         gb(r.memory.kv_cache) + " + activations " + gb(r.memory.activations) +
-                        " = " + gb(r.memory.total()) + " per device exceeds the " +
-                        gb(r.memory.capacity) + " of " + hw.device.name;
+                        " + runtime reserve " + gb(r.memory.runtime_reserve) + " = " +
+                        gb(r.memory.total()) + " per device exceeds the " + gb(r.memory.capacity) +
+                        " of " + hw.device.name;
         const double over = r.memory.total() - r.memory.capacity;
         r.fit_message += r.memory.weights > r.memory.capacity
                              ? " (the weights alone overflow: use more devices or more EP/TP)"
@@ -331,6 +332,7 @@ OrderedJson result_to_json(const SimResult& r) {
     mem["weights"] = std::llround(r.memory.weights);
     mem["kv_cache"] = std::llround(r.memory.kv_cache);
     mem["activations"] = std::llround(r.memory.activations);
+    mem["runtime_reserve"] = std::llround(r.memory.runtime_reserve);
     mem["total"] = std::llround(r.memory.total());
     mem["capacity"] = std::llround(r.memory.capacity);
     j["memory_per_device_bytes"] = mem;

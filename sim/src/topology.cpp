@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/graph/dijkstra_shortest_paths.hpp>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 
@@ -18,6 +19,12 @@ namespace {
 // of one domain never talk over their NICs.
 constexpr double kScaleUpHop = 1.0;
 constexpr double kScaleOutHop = 1000.0;
+
+std::string short_number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
 
 }  // namespace
 
@@ -59,7 +66,12 @@ Topology::Topology(const devices::DeviceSpec& device,
         if (device.scale_up.latency.known()) {
             up_lat = *device.scale_up.latency.value * 1e-6;
         } else {
-            assumptions_.push_back("scale_up.latency unknown: scale-up latency omitted");
+            // An unknown latency is never zero: the calibration's estimate, listed.
+            const auto& a = calibration.assumptions.scale_up_latency;
+            up_lat = a.value * 1e-6;
+            assumptions_.push_back("scale_up.latency unknown: estimated " + short_number(a.value) +
+                                   " us (calibration " + calibration.name +
+                                   ", assumptions.scale_up_latency)");
         }
     }
     const int64_t domains = (devices + domain_ - 1) / domain_;
@@ -81,7 +93,11 @@ Topology::Topology(const devices::DeviceSpec& device,
         if (system.scale_out.latency.known()) {
             out_lat = *system.scale_out.latency.value * 1e-6;
         } else {
-            assumptions_.push_back("scale_out.latency unknown: network latency omitted");
+            const auto& a = calibration.assumptions.scale_out_latency;
+            out_lat = a.value * 1e-6;
+            assumptions_.push_back("scale_out.latency unknown: estimated " + short_number(a.value) +
+                                   " us (calibration " + calibration.name +
+                                   ", assumptions.scale_out_latency)");
         }
     }
 

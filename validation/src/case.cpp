@@ -26,6 +26,7 @@ constexpr MetricInfo kMetrics[] = {
     {Metric::TokensPerSecPerNode, "tokens_per_s_per_node", "tokens/s/node"},
     {Metric::GpuHoursPerTrillion, "gpu_hours_per_trillion_tokens", "GPU-hours/T tokens"},
     {Metric::ChunkPairMs, "chunk_pair_ms", "ms"},
+    {Metric::TableLatencyUs, "table_latency_us", "us"},
 };
 
 Metric parse_metric(JsonFields& f, std::string_view key, const std::vector<Metric>& allowed) {
@@ -101,12 +102,35 @@ Setup parse_setup(JsonFields& s, Case& c) {
         if (k.kind != "dispatch" && k.kind != "combine") {
             s.fail("kind", "'" + k.kind + "' is not one of: dispatch, combine");
         }
+        k.kernel = s.string("kernel");
+        if (k.kernel != "normal" && k.kernel != "low_latency") {
+            s.fail("kernel", "'" + k.kernel + "' is not one of: normal, low_latency");
+        }
         k.tokens = positive(s, "tokens");
         k.hidden = positive(s, "hidden");
         k.topk = positive(s, "topk");
         k.participants = positive(s, "participants");
+        k.experts = positive(s, "experts");
+        k.kept_groups = positive(s, "kept_groups");
+        if (k.topk > k.experts) s.fail("topk", "exceeds experts");
         c.metric = parse_metric(s, "metric", {Metric::BottleneckGbps, Metric::LatencyUs});
         return k;
+    }
+    if (c.op == "deepep_table") {
+        DeepepTableSetup t;
+        t.system = s.string("system");
+        t.kind = s.string("kind");
+        if (t.kind != "dispatch" && t.kind != "combine") {
+            s.fail("kind", "'" + t.kind + "' is not one of: dispatch, combine");
+        }
+        t.kernel = s.string("kernel");
+        if (t.kernel != "normal" && t.kernel != "low_latency") {
+            s.fail("kernel", "'" + t.kernel + "' is not one of: normal, low_latency");
+        }
+        t.min_experts = positive(s, "min_experts");
+        c.metric = parse_metric(s, "metric", {Metric::TableLatencyUs});
+        if (c.table.empty()) s.fail("op", "a deepep_table case needs published.table");
+        return t;
     }
     if (c.op == "serving") {
         DeploymentSetup d{s.string("deployment")};
@@ -120,7 +144,7 @@ Setup parse_setup(JsonFields& s, Case& c) {
     }
     s.fail("op", "'" + c.op +
                      "' is not one of: gemm, grouped_gemm, attention_decode, collective, "
-                     "serving, training");
+                     "deepep_table, serving, training");
 }
 
 Case parse_case(JsonFields& f, const std::string& file) {
@@ -142,8 +166,20 @@ Case parse_case(JsonFields& f, const std::string& file) {
     if (c.source.empty()) f.fail("source", "must cite where the published value comes from");
     {
         JsonFields p = f.object("published");
-        c.published = p.number("value");
-        if (!(c.published > 0)) p.fail("value", "must be > 0");
+        if (p.has("table")) {
+            // A measured table instead of one figure: the file must exist next to the case.
+            const std::string rel = p.string("table");
+            const std::filesystem::path path =
+                std::filesystem::path(file).parent_path() / std::filesystem::path(rel);
+            std::error_code ec;
+            if (rel.empty() || !std::filesystem::is_regular_file(path, ec)) {
+                p.fail("table", "'" + rel + "' is not a file next to the case file");
+            }
+            c.table = path.string();
+        } else {
+            c.published = p.number("value");
+            if (!(c.published > 0)) p.fail("value", "must be > 0");
+        }
         c.unit = p.string("unit");
         p.reject_unknown();
     }

@@ -4,8 +4,12 @@
 // figure or a fitted factor).
 #include "dssim/validation/predict.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "dssim/base/error.h"
 #include "dssim/devices.h"
@@ -89,33 +93,204 @@ Prediction predict_attention(const Case& c, const AttentionDecodeSetup& s) {
     return p;
 }
 
-// DeepEP moves tokens x topk copies; dispatch carries FP8 values plus one FP32 scale per 128
-// (DeepSeek's 1x128 activation tiles), combine BF16 values.
+// The expected distinct ranks and nodes per token under the benchmark's routing (one expert
+// group per node, `kept_groups` groups kept): models::expected_fanout on a model whose groups
+// are the nodes.
+models::TokenFanout benchmark_fanout(const CollectiveSetup& s, int64_t ranks_per_node) {
+    models::Routing r;
+    r.experts = s.experts;
+    r.top_k = s.topk;
+    const int64_t nodes = std::max<int64_t>(1, s.participants / ranks_per_node);
+    r.groups = s.experts % nodes == 0 ? nodes : 1;
+    r.groups_kept = std::min(s.kept_groups, r.groups);
+    return models::expected_fanout(r, s.participants, ranks_per_node);
+}
+
+// A DeepEP benchmark call through the cost model's EP all-to-all. Bandwidth cases use DeepEP's
+// own byte counts: intranode, the tokens a rank receives (from itself too) x bytes per token;
+// internode, token x destination node (its own node too).
 Prediction predict_collective(const Case& c, const CollectiveSetup& s) {
     const CostModel cm = CostModel::for_system(s.system);
     const bool dispatch = s.kind == "dispatch";
-    const double token_bytes = dispatch ? models::dispatch_bytes_per_copy(s.hidden)
-                                        : models::combine_bytes_per_copy(s.hidden);
-    devices::CollectiveWork w;
-    w.kind = dispatch ? devices::CollectiveKind::Dispatch : devices::CollectiveKind::Combine;
-    w.bytes = static_cast<double>(s.tokens * s.topk) * token_bytes;
-    w.participants = s.participants;
-    const auto o = cm.collective_time(w);
     const auto& dom = cm.system().scale_up_domain;
-    const double domain = dom.known() ? *dom.value : 1.0;
-    const double p_ = static_cast<double>(s.participants);
-    const double members = std::min(p_, domain);
-    // DeepEP's bottleneck: NVLink inside one node, RDMA once the group spans nodes.
-    const bool intra = p_ <= domain;
-    const double link_bytes = intra ? w.bytes * (members - 1) / p_ : w.bytes * (p_ - members) / p_;
+    const int64_t domain = dom.known() ? static_cast<int64_t>(*dom.value) : 1;
+    const int64_t per_node = std::min(s.participants, domain);
+    const models::TokenFanout f = benchmark_fanout(s, per_node);
+    devices::EpAllToAllWork w;
+    w.kind = dispatch ? devices::CollectiveKind::Dispatch : devices::CollectiveKind::Combine;
+    w.kernel = s.kernel == "normal" ? devices::EpKernel::Normal : devices::EpKernel::LowLatency;
+    w.tokens = static_cast<double>(s.tokens);
+    w.bytes_per_copy = dispatch ? models::dispatch_bytes_per_copy(s.hidden)
+                                : models::combine_bytes_per_copy(s.hidden);
+    if (w.kernel == devices::EpKernel::LowLatency && dispatch) {
+        w.bytes_per_copy += models::kLowLatencyMessageHeader;
+    }
+    w.copies = static_cast<double>(s.topk);
+    w.ranks = f.ranks;
+    w.domains = f.nodes;
+    w.participants = s.participants;
+    const auto o = cm.ep_all_to_all_time(w);
+    const bool intra = s.participants <= domain;
+    const double deepep_bytes = w.tokens * (intra ? f.ranks : f.nodes) * w.bytes_per_copy;
     Prediction p;
-    p.value = c.metric == Metric::LatencyUs ? o.seconds * 1e6 : link_bytes / o.seconds / 1e9;
-    p.notes.push_back("bound: " + std::string(devices::bound_name(o.bound)));
-    p.notes.push_back(fmt("bytes sent per device %.0f", w.bytes) + ", over " +
-                      (intra ? "NVLink " : "the NIC ") + fmt("%.0f", link_bytes));
-    p.notes.push_back(fmt("time %.2f us", o.seconds * 1e6));
+    p.value = c.metric == Metric::LatencyUs ? o.seconds * 1e6 : deepep_bytes / o.seconds / 1e9;
+    p.notes.push_back("bound: " + std::string(devices::bound_name(o.bound)) + ", " +
+                      std::string(devices::ep_kernel_name(w.kernel)) + " kernel");
+    p.notes.push_back(fmt("expected distinct ranks per token %.3f", f.ranks) +
+                      fmt(", nodes %.3f", f.nodes));
+    p.notes.push_back(
+        fmt("per device: scale-up bytes %.0f", devices::ep_traffic(w, domain).scale_up_bytes) +
+        fmt(", NIC bytes %.0f", devices::ep_traffic(w, domain).scale_out_bytes));
+    p.notes.push_back(fmt("time %.2f us", o.seconds * 1e6) +
+                      fmt(" (overhead and latency %.2f us)", o.overhead_seconds * 1e6));
+    if (c.metric != Metric::LatencyUs) {
+        p.notes.push_back(fmt("DeepEP's byte count %.0f", deepep_bytes) +
+                          fmt(": the published bandwidth means %.2f us",
+                              deepep_bytes / (c.published * 1e9) * 1e6));
+    }
     for (const auto& a : o.assumptions)
         p.notes.push_back("assumption: " + a);
+    return p;
+}
+
+// A CSV with a header line, read whole (the measured tables are small); every error names the
+// file and line.
+struct Csv {
+    std::vector<std::string> header;
+    std::vector<std::vector<std::string>> rows;
+    [[nodiscard]] size_t column(const std::string& file, const std::string& name) const {
+        for (size_t i = 0; i < header.size(); ++i)
+            if (header[i] == name) return i;
+        throw_input_error(file, "header", "no column '" + name + "'");
+    }
+};
+
+Csv read_csv(const std::string& file) {
+    std::ifstream in(file);
+    if (!in) throw_input_error(file, "", "cannot open the table");
+    Csv csv;
+    std::string line;
+    size_t n = 0;
+    auto split = [](const std::string& l) {
+        std::vector<std::string> out;
+        std::string cell;
+        std::istringstream ss(l);
+        while (std::getline(ss, cell, ','))
+            out.push_back(cell);
+        if (!l.empty() && l.back() == ',') out.emplace_back();
+        return out;
+    };
+    while (std::getline(in, line)) {
+        ++n;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        auto cells = split(line);
+        if (csv.header.empty()) {
+            csv.header = std::move(cells);
+            continue;
+        }
+        if (cells.size() != csv.header.size()) {
+            throw_input_error(file, "line " + std::to_string(n),
+                              "has " + std::to_string(cells.size()) + " cells, the header " +
+                                  std::to_string(csv.header.size()));
+        }
+        csv.rows.push_back(std::move(cells));
+    }
+    if (csv.rows.empty()) throw_input_error(file, "", "no rows");
+    return csv;
+}
+
+double cell_number(const Csv& csv, size_t row, size_t col, const std::string& file) {
+    const std::string& v = csv.rows[row][col];
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x)) {
+        throw_input_error(file, "line " + std::to_string(row + 2) + " column " + csv.header[col],
+                          "'" + v + "' is not a finite number");
+    }
+    return x;
+}
+
+// Every row of a measured DeepEP table through the cost model: one node of 8 ranks (times
+// `node_num`), the row's routing drawn uniformly (the benchmark's random top-k) and, for the
+// normal kernels, the SMs the row gave the kernel.
+Prediction predict_deepep_table(const Case& c, const DeepepTableSetup& s) {
+    const CostModel cm = CostModel::for_system(s.system);
+    const Csv csv = read_csv(c.table);
+    const bool dispatch = s.kind == "dispatch";
+    const bool normal = s.kernel == "normal";
+    const std::string time_col = normal ? s.kind + "_transmit_us" : s.kind + "_avg_t_us";
+    const size_t c_nodes = csv.column(c.table, "node_num"),
+                 c_hidden = csv.column(c.table, "hidden_size"),
+                 c_tokens = csv.column(c.table, "num_token"),
+                 c_topk = csv.column(c.table, "num_topk"),
+                 c_experts = csv.column(c.table, "num_experts"),
+                 c_time = csv.column(c.table, time_col);
+    const size_t c_sms = normal ? csv.column(c.table, s.kind + "_sms") : 0;
+    const auto& dom = cm.system().scale_up_domain;
+    const int64_t domain = dom.known() ? static_cast<int64_t>(*dom.value) : 1;
+    Prediction p;
+    size_t skipped = 0;
+    for (size_t r = 0; r < csv.rows.size(); ++r) {
+        auto integer = [&](size_t col) {
+            const double v = cell_number(csv, r, col, c.table);
+            if (!(v >= 1) || v != std::floor(v)) {
+                throw_input_error(c.table,
+                                  "line " + std::to_string(r + 2) + " column " + csv.header[col],
+                                  "must be a whole number >= 1");
+            }
+            return static_cast<int64_t>(v);
+        };
+        CollectiveSetup k;
+        k.kind = s.kind;
+        k.kernel = s.kernel;
+        k.tokens = integer(c_tokens);
+        k.hidden = integer(c_hidden);
+        k.topk = integer(c_topk);
+        k.experts = integer(c_experts);
+        if (k.experts < s.min_experts) {
+            ++skipped;
+            continue;
+        }
+        k.participants = integer(c_nodes) * 8;
+        k.kept_groups = 1;
+        if (k.topk > k.experts) {
+            throw_input_error(c.table, "line " + std::to_string(r + 2),
+                              "num_topk exceeds num_experts");
+        }
+        const models::TokenFanout f = benchmark_fanout(k, std::min(k.participants, domain));
+        devices::EpAllToAllWork w;
+        w.kind = dispatch ? devices::CollectiveKind::Dispatch : devices::CollectiveKind::Combine;
+        w.kernel = normal ? devices::EpKernel::Normal : devices::EpKernel::LowLatency;
+        w.tokens = static_cast<double>(k.tokens);
+        w.bytes_per_copy = dispatch ? models::dispatch_bytes_per_copy(k.hidden)
+                                    : models::combine_bytes_per_copy(k.hidden);
+        if (!normal && dispatch) w.bytes_per_copy += models::kLowLatencyMessageHeader;
+        w.copies = static_cast<double>(k.topk);
+        w.ranks = f.ranks;
+        w.domains = f.nodes;
+        w.participants = k.participants;
+        if (normal) w.compute_units = integer(c_sms);
+        const auto o = cm.ep_all_to_all_time(w);
+        TableRow row;
+        row.measured = cell_number(csv, r, c_time, c.table);
+        row.predicted = o.seconds * 1e6;
+        row.label = "tokens " + std::to_string(k.tokens) + ", hidden " + std::to_string(k.hidden) +
+                    ", top-" + std::to_string(k.topk) + " of " + std::to_string(k.experts) +
+                    (normal ? ", " + std::to_string(w.compute_units) + " SMs" : "");
+        p.rows.push_back(std::move(row));
+        if (p.rows.size() == 1) {
+            for (const auto& a : o.assumptions)
+                p.notes.push_back("assumption: " + a);
+        }
+    }
+    if (p.rows.empty()) {
+        throw_input_error(c.file, c.name + ".setup.min_experts", "leaves no row of the table");
+    }
+    if (skipped > 0) {
+        p.notes.push_back(std::to_string(skipped) + " rows with fewer than " +
+                          std::to_string(s.min_experts) + " experts left out");
+    }
     return p;
 }
 
@@ -206,6 +381,7 @@ Prediction predict(const Case& c, const PredictOptions& opt) {
     if (const auto* a = std::get_if<AttentionDecodeSetup>(&c.setup))
         return predict_attention(c, *a);
     if (const auto* k = std::get_if<CollectiveSetup>(&c.setup)) return predict_collective(c, *k);
+    if (const auto* t = std::get_if<DeepepTableSetup>(&c.setup)) return predict_deepep_table(c, *t);
     const auto& d = std::get<DeploymentSetup>(c.setup);
     return c.op == "serving" ? predict_serving(c, d, opt) : predict_training(c, d, opt);
 }

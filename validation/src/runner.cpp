@@ -1,6 +1,7 @@
 // Running validation cases and formatting the report of `dssim validate`.
 #include "dssim/validation/runner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +38,34 @@ bool is_deployment_case(const Case& c) {
     return std::holds_alternative<DeploymentSetup>(c.setup);
 }
 
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+TableSummary summarise(const std::vector<TableRow>& rows) {
+    TableSummary t;
+    t.rows = rows.size();
+    std::vector<double> measured, predicted, abs_err, err;
+    for (const TableRow& r : rows) {
+        measured.push_back(r.measured);
+        predicted.push_back(r.predicted);
+        const double e = r.predicted / r.measured - 1.0;
+        err.push_back(e);
+        abs_err.push_back(std::fabs(e));
+        if (std::fabs(e) > t.max_abs_error || t.worst_row.empty()) {
+            t.max_abs_error = std::fabs(e);
+            t.worst_row = r.label;
+        }
+    }
+    t.measured_median = median(measured);
+    t.predicted_median = median(predicted);
+    t.median_abs_error = median(abs_err);
+    t.signed_median_error = median(err);
+    return t;
+}
+
 }  // namespace
 
 std::string_view status_name(Status s) {
@@ -65,8 +94,22 @@ std::vector<Outcome> run_cases(const std::vector<Case>& cases) {
             continue;
         }
         Prediction p = predict(c);
-        o.predicted = p.value;
-        o.error = (p.value - c.published) / c.published;
+        if (!p.rows.empty()) {
+            const TableSummary t = summarise(p.rows);
+            o.predicted = t.predicted_median;
+            o.error = t.median_abs_error;
+            o.table = t;
+            char buf[512];
+            std::snprintf(buf, sizeof buf,
+                          "%zu rows: median |error| %.1f%%, bias (median error) %+.1f%%, worst "
+                          "%.1f%% at %s",
+                          t.rows, t.median_abs_error * 100, t.signed_median_error * 100,
+                          t.max_abs_error * 100, t.worst_row.c_str());
+            p.notes.insert(p.notes.begin(), buf);
+        } else {
+            o.predicted = p.value;
+            o.error = (p.value - c.published) / c.published;
+        }
         o.notes = std::move(p.notes);
         const bool within = std::isfinite(o.error) && std::fabs(o.error) <= c.tolerance;
         if (within) {
@@ -100,9 +143,17 @@ std::string outcomes_table(const std::vector<Outcome>& outcomes) {
         if (o.predicted) std::snprintf(err, sizeof err, "%+.1f%%", o.error * 100.0);
         std::string status(status_name(o.status));
         if (o.gap_now_passes) status += "*";
+        std::string published = num(c.published);
+        std::string unit = c.unit;
+        if (o.table) {
+            // Medians of the rows; the error is the median |error| of the rows (~).
+            published = num(o.table->measured_median);
+            unit += " median, " + std::to_string(o.table->rows) + " rows";
+            std::snprintf(err, sizeof err, "~%.1f%%", o.error * 100.0);
+        }
         std::snprintf(line, sizeof line, "%-50s %10s %10s %-18s %8s %-10s %-10s %s\n",
-                      c.name.c_str(), num(c.published).c_str(),
-                      o.predicted ? num(*o.predicted).c_str() : "-", c.unit.c_str(), err,
+                      c.name.c_str(), published.c_str(),
+                      o.predicted ? num(*o.predicted).c_str() : "-", unit.c_str(), err,
                       status.c_str(), c.calibrated ? "calibrated" : "predicted", c.source.c_str());
         s += line;
     }
@@ -140,6 +191,19 @@ OrderedJson outcomes_to_json(const std::vector<Outcome>& outcomes) {
         j["calibration"] = c.calibrated ? "calibrated" : "predicted";
         if (!c.calibration_note.empty()) j["calibration_note"] = c.calibration_note;
         if (!c.explanation.empty()) j["explanation"] = c.explanation;
+        if (o.table) {
+            OrderedJson t;
+            t["file"] = c.table.substr(
+                c.table.find("configs/") == std::string::npos ? 0 : c.table.find("configs/"));
+            t["rows"] = o.table->rows;
+            t["measured_median"] = rounded(o.table->measured_median, 6);
+            t["predicted_median"] = rounded(o.table->predicted_median, 6);
+            t["median_abs_error"] = rounded(o.table->median_abs_error, 4);
+            t["signed_median_error"] = rounded(o.table->signed_median_error, 4);
+            t["max_abs_error"] = rounded(o.table->max_abs_error, 4);
+            t["worst_row"] = o.table->worst_row;
+            j["table"] = t;
+        }
         j["notes"] = o.notes;
         list.push_back(std::move(j));
     }

@@ -3,6 +3,7 @@
 // slower).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -187,23 +188,32 @@ TEST_CASE("collectives: scale-up inside a domain, NIC across domains") {
         1e9 / 8;
     const double bytes = 128.0 * 8 * 7168;  // 128 tokens x top-8 x 7168 FP8
 
+    // Latencies unknown in the H800 configs: the calibration's estimates, reported.
+    const double lat_up = cal["assumptions"]["scale_up_latency"]["value"].get<double>() * 1e-6;
+    const double lat_out = cal["assumptions"]["scale_out_latency"]["value"].get<double>() * 1e-6;
+    REQUIRE(lat_up > 0);
+    REQUIRE(lat_out > 0);
     dev::OpCost ep8 = node.collective_time({dev::CollectiveKind::Dispatch, bytes, 8, 0});
     CHECK(ep8.bound == dev::Bound::ScaleUp);
-    CHECK(ep8.seconds == doctest::Approx(bytes * 7 / 8 / (up * eff_up)).epsilon(1e-12));
-    // NVLink latency is unknown in the H800 config: the term is omitted and reported.
+    CHECK(ep8.seconds == doctest::Approx(lat_up + bytes * 7 / 8 / (up * eff_up)).epsilon(1e-12));
     CHECK(!ep8.assumptions.empty());
+    CHECK(ep8.assumptions[0].find("scale_up.latency unknown: estimated") == 0);
 
     dev::OpCost ep16 = cluster.collective_time({dev::CollectiveKind::Dispatch, bytes, 16, 0});
     CHECK(ep16.bound == dev::Bound::ScaleOut);
-    CHECK(ep16.seconds == doctest::Approx(bytes * 8 / 16 / (nic * eff_out)).epsilon(1e-12));
+    CHECK(ep16.seconds ==
+          doctest::Approx(std::max(lat_up, lat_out) + bytes * 8 / 16 / (nic * eff_out))
+              .epsilon(1e-12));
 
     // Spreading the same group one per node sends everything over the NIC: slower.
     dev::OpCost spread = cluster.collective_time({dev::CollectiveKind::Dispatch, bytes, 16, 1});
     CHECK(spread.seconds > ep16.seconds);
 
-    // Ring all-reduce inside a node: 2 (p-1)/p of the buffer over the link.
+    // Ring all-reduce inside a switched node: 2 (p-1)/p of the buffer over the link, and
+    // 2 (p-1) transfer latencies.
     dev::OpCost ar = node.collective_time({dev::CollectiveKind::AllReduce, 64e6, 8, 0});
-    CHECK(ar.seconds == doctest::Approx(2.0 * 7 / 8 * 64e6 / (up * eff_up)).epsilon(1e-12));
+    CHECK(ar.seconds ==
+          doctest::Approx(2.0 * 7 * lat_up + 2.0 * 7 / 8 * 64e6 / (up * eff_up)).epsilon(1e-12));
     // One participant: free.
     CHECK(node.collective_time({dev::CollectiveKind::AllReduce, 64e6, 1, 0}).seconds == 0.0);
 
@@ -217,6 +227,91 @@ TEST_CASE("collectives: scale-up inside a domain, NIC across domains") {
     dev::OpCost ep320 = cm384.collective_time({dev::CollectiveKind::Dispatch, 1e7, 320, 0});
     CHECK(ep320.bound != dev::Bound::ScaleOut);
     CHECK(ep320.scale_out_seconds == 0.0);
+}
+
+TEST_CASE("EP all-to-all: DeepEP's normal kernels deduplicate, low-latency kernels send copies") {
+    auto node = dev::CostModel::for_system("hgx-h800-8");
+    auto cluster = dev::CostModel::for_system("h800-cluster-2048");
+    dssim::Json cal = dssim::load_json_file(dssim::config_dir() / "calibration/nvidia-hopper.json");
+    auto value = [&](const char* block, const char* field) {
+        return cal[block][field]["value"].get<double>();
+    };
+    const double up =
+        raw("devices", "h800", {"scale_up", "bandwidth_per_direction", "value"}) * 1e9;
+    const double nic =
+        raw("systems", "h800-cluster-2048", {"scale_out", "nic_bandwidth_per_device", "value"}) *
+        1e9 / 8;
+    const double lat_up = value("assumptions", "scale_up_latency") * 1e-6;
+    const double lat_out = value("assumptions", "scale_out_latency") * 1e-6;
+
+    dev::EpAllToAllWork w;
+    w.kind = dev::CollectiveKind::Dispatch;
+    w.kernel = dev::EpKernel::Normal;
+    w.tokens = 4096;
+    w.bytes_per_copy = 7392;
+    w.copies = 8;
+    w.ranks = 5.3;
+    w.domains = 1;
+    w.participants = 8;
+    // Inside one node: (token, rank) deliveries to the 7 other ranks over NVLink.
+    const double nvl = 4096 * 5.3 * 7 / 8 * 7392;
+    dev::OpCost intra = node.ep_all_to_all_time(w);
+    CHECK(intra.bound == dev::Bound::ScaleUp);
+    CHECK(intra.bytes == doctest::Approx(nvl));
+    CHECK(intra.seconds == doctest::Approx(value("ep_normal", "dispatch_overhead") * 1e-6 + lat_up +
+                                           nvl / (up * value("ep_normal", "scale_up_efficiency")))
+                               .epsilon(1e-12));
+    // Combine has its own fixed cost.
+    w.kind = dev::CollectiveKind::Combine;
+    CHECK(node.ep_all_to_all_time(w).overhead_seconds ==
+          doctest::Approx(value("ep_normal", "combine_overhead") * 1e-6 + lat_up));
+    w.kind = dev::CollectiveKind::Dispatch;
+
+    // Two SMs cannot move the bytes at link speed: the compute units bound the call.
+    w.compute_units = 2;
+    dev::OpCost few = node.ep_all_to_all_time(w);
+    CHECK(few.bound == dev::Bound::Compute);
+    CHECK(few.seconds ==
+          doctest::Approx(value("ep_normal", "dispatch_overhead") * 1e-6 + lat_up +
+                          nvl / (2 * value("ep_normal", "dispatch_unit_bandwidth") * 1e9))
+              .epsilon(1e-12));
+    w.compute_units = 0;
+
+    // Across nodes: once per destination node over the NIC, forwarded inside the node.
+    w.participants = 32;
+    w.ranks = 7.2;
+    w.domains = 3.6;
+    const dev::EpTraffic t = dev::ep_traffic(w, 8);
+    CHECK(t.members == 8);
+    CHECK(t.domains == 4);
+    CHECK(t.scale_out_bytes == doctest::Approx(4096 * 3.6 * 3 / 4 * 7392));
+    CHECK(t.scale_up_bytes == doctest::Approx(4096 * 7.2 * 7 / 8 * 7392));
+    dev::OpCost inter = cluster.ep_all_to_all_time(w);
+    CHECK(inter.bound == dev::Bound::ScaleOut);
+    CHECK(inter.seconds ==
+          doctest::Approx(value("ep_normal", "dispatch_overhead") * 1e-6 +
+                          std::max(lat_up, lat_out) +
+                          t.scale_out_bytes / (nic * value("ep_normal", "scale_out_efficiency")))
+              .epsilon(1e-12));
+
+    // Low-latency kernels send every copy: more bytes than the deduplicated normal kernels.
+    w.kernel = dev::EpKernel::LowLatency;
+    const dev::EpTraffic ll = dev::ep_traffic(w, 8);
+    CHECK(ll.scale_out_bytes == doctest::Approx(4096 * 8 * 24.0 / 32 * 7392));
+    CHECK(ll.scale_out_bytes > t.scale_out_bytes);
+    CHECK(cluster.ep_all_to_all_time(w).overhead_seconds ==
+          doctest::Approx(value("ep_low_latency", "dispatch_overhead") * 1e-6 +
+                          std::max(lat_up, lat_out)));
+
+    // One participant: nothing leaves the device. Bad work: InputError.
+    w.participants = 1;
+    CHECK(cluster.ep_all_to_all_time(w).seconds == 0.0);
+    w.participants = 8;
+    w.kind = dev::CollectiveKind::AllReduce;
+    CHECK_THROWS_AS(node.ep_all_to_all_time(w), dssim::InputError);
+    w.kind = dev::CollectiveKind::Dispatch;
+    w.tokens = -1;
+    CHECK_THROWS_AS(node.ep_all_to_all_time(w), dssim::InputError);
 }
 
 TEST_CASE("monotonicity: more bandwidth or compute is never slower, on every device") {

@@ -11,7 +11,9 @@
 
 #include "dssim/base/error.h"
 #include "dssim/base/json_reader.h"
+#include "dssim/devices.h"
 #include "dssim/models/model_config.h"
+#include "dssim/models/parallel.h"
 #include "dssim/sim.h"
 #include "sim_test_fixtures.h"
 
@@ -385,4 +387,47 @@ TEST_CASE("a training step times the op graph's forward, input-gradient and weig
     CHECK(names.count("loss") == 0);
     CHECK(names.count("layers.0.attn_residual.grad_input") == 1);
     CHECK(middle.by_pass[0].compute_ms < whole.by_pass[0].compute_ms);
+}
+
+TEST_CASE("an EP all-to-all takes the cost model's DeepEP time in the simulator") {
+    // One model of the kernels: the simulator's deduplicated transfers, fixed costs and link
+    // efficiencies give the CostModel's ep_all_to_all_time for the same call (prefill: normal
+    // kernels; decode: low-latency kernels), up to the transfers' picosecond rounding.
+    const Hardware hw = load_hardware("h800", "h800-cluster-2048");
+    const models::ModelConfig cfg = models::resolve_model_config("deepseek-v3");
+    const devices::CostModel cm(hw.device, hw.system, hw.calibration, hw.fp8);
+    const int64_t ep = 32;
+    const models::TokenFanout f = models::expected_fanout(cfg, ep, 8);
+    for (const bool decode_step : {false, true}) {
+        INFO((decode_step ? "decode" : "prefill"));
+        const Workload wl = decode_step ? decode(64, 1024) : prefill(1, 4096);
+        const SimResult r =
+            run("deepseek-v3", hw, ep_deployment(ep, ep, 1, 1), wl, Mode::Symmetric, true);
+        devices::EpAllToAllWork w;
+        w.kernel = decode_step ? devices::EpKernel::LowLatency : devices::EpKernel::Normal;
+        w.tokens = decode_step ? 64 : 4096;
+        w.copies = f.copies;
+        w.ranks = f.ranks;
+        w.domains = f.nodes;
+        w.participants = ep;
+        for (const bool is_dispatch : {true, false}) {
+            w.kind =
+                is_dispatch ? devices::CollectiveKind::Dispatch : devices::CollectiveKind::Combine;
+            w.bytes_per_copy = is_dispatch ? models::dispatch_bytes_per_copy(cfg.hidden_size)
+                                           : models::combine_bytes_per_copy(cfg.hidden_size);
+            if (decode_step && is_dispatch) w.bytes_per_copy += models::kLowLatencyMessageHeader;
+            const double expected = cm.ep_all_to_all_time(w).seconds;
+            const models::OpKind kind =
+                is_dispatch ? models::OpKind::Dispatch : models::OpKind::Combine;
+            int found = 0;
+            for (const auto& e : r.timeline) {
+                if (e.kind != kind || e.device != r.reported_device) continue;
+                ++found;
+                const double got = static_cast<double>(e.end_ps - e.start_ps) * 1e-12;
+                INFO(e.name);
+                CHECK(got == doctest::Approx(expected).epsilon(2e-3));
+            }
+            CHECK(found == cfg.num_hidden_layers - cfg.first_k_dense_replace);
+        }
+    }
 }

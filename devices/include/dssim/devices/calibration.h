@@ -70,12 +70,32 @@ struct CollectiveCalibration {
     CalibratedValue overhead;              // us per collective call
 };
 
+// Expert-parallel all-to-all kernels as DeepEP runs them (docs/devices.md, "EP all-to-all").
+// Normal kernels (prefill, training) send a token once per destination node and rank and move
+// the bytes with a fixed number of compute units; low-latency kernels (decode) send one message
+// per token copy. Both pay a fixed cost per call (count exchange, barrier, launch).
+struct EpKernelCalibration {
+    CalibratedValue scale_up_efficiency;   // achieved / per-direction scale-up bandwidth
+    CalibratedValue scale_out_efficiency;  // achieved / NIC bandwidth
+    CalibratedValue dispatch_overhead;     // us per dispatch call
+    CalibratedValue combine_overhead;      // us per combine call
+    // Normal kernels: the compute units (SMs) a call holds and the bytes/s each moves; a call
+    // is never faster than its bytes over units x unit bandwidth. value 0: not modelled.
+    CalibratedValue compute_units;            // count
+    CalibratedValue dispatch_unit_bandwidth;  // GB/s per unit
+    CalibratedValue combine_unit_bandwidth;   // GB/s per unit
+};
+
 // Stand-ins for device figures nobody has published, so that every device can be simulated.
 // A cost model that uses one says so in OpCost::assumptions.
 struct Assumptions {
-    CalibratedValue onchip_buffer;  // MB, when neither L2 nor SRAM is known
-    CalibratedValue nic_bandwidth;  // Gb/s, when the device/system NIC is unknown
-    std::string unknown_topology;   // scale-up topology used when unknown
+    CalibratedValue onchip_buffer;      // MB, when neither L2 nor SRAM is known
+    CalibratedValue nic_bandwidth;      // Gb/s, when the device/system NIC is unknown
+    CalibratedValue scale_up_latency;   // us per scale-up transfer, when the device's is unknown
+    CalibratedValue scale_out_latency;  // us per network traversal, when the system's is unknown
+    CalibratedValue
+        runtime_memory_reserve;    // fraction of device memory, when the system's is unknown
+    std::string unknown_topology;  // scale-up topology used when unknown
     std::string unknown_topology_reason;
 };
 
@@ -92,6 +112,8 @@ struct Calibration {
     OpCalibration attention_prefill;
     OpCalibration elementwise;  // norms, activations, quantisation: memory bound
     CollectiveCalibration collective;
+    EpKernelCalibration ep_normal;
+    EpKernelCalibration ep_low_latency;
     Assumptions assumptions;
 };
 

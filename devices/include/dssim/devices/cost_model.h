@@ -89,6 +89,35 @@ struct CollectiveWork {
     int64_t members_per_domain = 0;
 };
 
+// An expert-parallel all-to-all as DeepEP runs it (docs/devices.md, "EP all-to-all"). Normal
+// kernels (prefill, training) send each token once per destination domain over the NIC and
+// once per destination rank over scale-up links (forwarding inside the domain); low-latency
+// kernels (decode) send every token copy as its own message straight to the expert's rank.
+enum class EpKernel { Normal, LowLatency };
+std::string_view ep_kernel_name(EpKernel k);
+
+struct EpAllToAllWork {
+    CollectiveKind kind = CollectiveKind::Dispatch;  // Dispatch or Combine
+    EpKernel kernel = EpKernel::Normal;
+    double tokens = 0;          // source tokens per rank
+    double bytes_per_copy = 0;  // one token's payload (values and scales)
+    double copies = 0;          // top-k: copies of a token
+    double ranks = 0;           // expected distinct ranks per token (incl. its own)
+    double domains = 0;         // expected distinct scale-up domains per token (incl. its own)
+    int64_t participants = 1;
+    int64_t members_per_domain = 0;  // 0: as many as fit
+    int64_t compute_units = 0;       // normal kernels: units the call holds (0: calibration's)
+};
+
+// Bytes one device moves for an EP all-to-all (the same counts the simulator's transfers use).
+struct EpTraffic {
+    double scale_up_bytes = 0;   // to other ranks of its domain (incl. forwarded tokens)
+    double scale_out_bytes = 0;  // to other domains
+    int64_t members = 1;         // group members per domain
+    int64_t domains = 1;         // domains the group spans
+};
+[[nodiscard]] EpTraffic ep_traffic(const EpAllToAllWork& w, int64_t scale_up_domain);
+
 enum class Bound { Compute, Memory, ScaleUp, ScaleOut, Latency };
 std::string_view bound_name(Bound b);
 
@@ -137,6 +166,16 @@ class CostModel {
     [[nodiscard]] OpCost attention_time(const AttentionWork& work) const;
     [[nodiscard]] OpCost memory_op_time(const MemoryWork& work) const;
     [[nodiscard]] OpCost collective_time(const CollectiveWork& work) const;
+    [[nodiscard]] OpCost ep_all_to_all_time(const EpAllToAllWork& work) const;
+    // The calibration of an EP kernel, its per-call overhead (s) for a dispatch or combine, and
+    // the bytes/s its compute units move (0: not limited by units).
+    [[nodiscard]] const EpKernelCalibration& ep_calibration(EpKernel k) const;
+    [[nodiscard]] double ep_overhead_seconds(EpKernel k, CollectiveKind kind) const;
+    [[nodiscard]] double ep_unit_rate(EpKernel k, CollectiveKind kind, int64_t units) const;
+    // Latencies of one scale-up transfer and one network traversal (s): the device's / system's
+    // figure, else the calibration's estimate (recorded in `notes` when given).
+    [[nodiscard]] double scale_up_latency_seconds(std::vector<std::string>* notes) const;
+    [[nodiscard]] double scale_out_latency_seconds(std::vector<std::string>* notes) const;
 
     // The precision a matmul stored in `stored` runs in on this device.
     [[nodiscard]] Precision execution_precision(Precision stored) const;

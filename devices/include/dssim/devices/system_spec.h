@@ -35,6 +35,9 @@ struct SystemSpec {
     Quantity devices_per_node;  // count
     Quantity nodes;             // count (1 for a node config)
     Quantity scale_up_domain;   // count of devices sharing one scale-up fabric
+    // Share of each device's memory the serving runtime keeps besides weights and KV cache
+    // (CUDA graphs, communication buffers, allocator slack); unknown: the calibration's estimate.
+    Quantity runtime_memory_reserve;  // fraction
     ScaleOutFabric scale_out;
 
     [[nodiscard]] std::vector<FactRef> facts();

@@ -56,6 +56,15 @@ std::optional<Phase> phase_from_name(std::string_view name);
 // (the demo's default, DeepSeek's decode form).
 enum class AttentionMode : uint8_t { Absorbed, Naive };
 std::string_view attention_mode_name(AttentionMode mode);
+// How a serving system stores the latent KV cache: BF16 (kv_lora_rank + rope values), or
+// FlashMLA's FP8 format (E4M3 latent with one FP32 scale per 128 values, BF16 rope part).
+enum class KvCacheFormat : uint8_t { Bf16, Fp8 };
+std::string_view kv_cache_format_name(KvCacheFormat f);
+std::optional<KvCacheFormat> kv_cache_format_from_name(std::string_view name);
+// Bytes per token of one layer's latent cache.
+[[nodiscard]] int64_t latent_cache_bytes_per_token(int64_t latent_dim,
+                                                   int64_t rope_dim,
+                                                   KvCacheFormat f);
 // GEMM input format: `Bf16` is the demo default (FP8 weights dequantised, BF16 GEMM);
 // `Fp8` inserts an ActQuant before every FP8 linear (act_quant + fp8_gemm path).
 enum class GemmMode : uint8_t { Bf16, Fp8 };
@@ -124,6 +133,9 @@ struct StepSpec {
     bool mtp = false;     // run the MTP module(s) (decode: main model verifies 1 draft/module)
     AttentionMode attention = AttentionMode::Absorbed;
     GemmMode gemm = GemmMode::Bf16;
+    // The latent cache's format (absorbed attention reads it; naive attention computes from
+    // per-head K/V of the step's own tokens, the demo's per-head cache).
+    KvCacheFormat kv_cache = KvCacheFormat::Bf16;
     // Logits for every new position instead of only the last one per sequence (training
     // always; also used for the flops_per_token definition).
     bool logits_all_positions = false;

@@ -92,6 +92,9 @@ struct DeviceGroupedGemm {
 // Bytes of one token copy in EP dispatch (FP8 values with one FP32 scale per 128 values: DeepSeek's
 // 1x128 activation tiles) and combine (BF16 values), for a model of width `hidden`.
 [[nodiscard]] double dispatch_bytes_per_copy(int64_t hidden);
+// DeepEP's low-latency dispatch message carries a header besides the values and scales (the
+// token's source index and layout: 16 bytes, as its benchmark counts them).
+inline constexpr double kLowLatencyMessageHeader = 16.0;
 [[nodiscard]] double combine_bytes_per_copy(int64_t hidden);
 // The payload of one token copy of a Dispatch or Combine op of this model.
 [[nodiscard]] double ep_bytes_per_copy(const ModelConfig& config, OpKind kind);
@@ -121,6 +124,10 @@ struct TokenFanout {
     double nodes = 0;   // expected distinct nodes among them
 };
 [[nodiscard]] TokenFanout expected_fanout(const ModelConfig& config,
+                                          int64_t ep,
+                                          int64_t ranks_per_node);
+// The same for any router (a benchmark's routing, not a model's).
+[[nodiscard]] TokenFanout expected_fanout(const Routing& routing,
                                           int64_t ep,
                                           int64_t ranks_per_node);
 

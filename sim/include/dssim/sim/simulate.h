@@ -72,6 +72,8 @@ struct Workload {
     double mtp_acceptance = 0.85;
     models::AttentionMode attention = models::AttentionMode::Absorbed;
     models::GemmMode gemm = models::GemmMode::Fp8;
+    // Format of the latent KV cache (BF16, or FlashMLA's FP8: less memory, less decode traffic).
+    models::KvCacheFormat kv_cache = models::KvCacheFormat::Bf16;
     // The pipeline stage the step runs (training chunks: a middle stage has no embedding,
     // head or loss); the whole model by default.
     models::PipelineStage stage;
@@ -127,8 +129,11 @@ struct MemoryUse {
     double weights = 0;  // bytes per device
     double kv_cache = 0;
     double activations = 0;
+    double runtime_reserve = 0;  // kept by the serving runtime (system data or estimate)
     double capacity = 0;
-    [[nodiscard]] double total() const { return weights + kv_cache + activations; }
+    [[nodiscard]] double total() const {
+        return weights + kv_cache + activations + runtime_reserve;
+    }
 };
 
 // One timed op on one device's stream (for traces and tests).

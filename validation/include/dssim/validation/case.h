@@ -32,6 +32,7 @@ enum class Metric {
     TokensPerSecPerNode,  // serving throughput per 8-GPU node
     GpuHoursPerTrillion,  // training cost
     ChunkPairMs,          // training: one DualPipe forward+backward chunk pair
+    TableLatencyUs,       // a measured table: per-row call time, judged by the median error
 };
 std::string_view metric_name(Metric m);
 std::string_view metric_unit(Metric m);
@@ -53,24 +54,42 @@ struct AttentionDecodeSetup {
     int64_t batch = 1, q_len = 1, kv_len = 0, heads = 0, qk_head_dim = 0, v_head_dim = 0;
     double kv_bytes_per_token = 0;
 };
+// A DeepEP all-to-all benchmark call: `tokens` per rank of `hidden` values routed to `topk` of
+// `experts` experts. The benchmark's routing keeps `kept_groups` groups of experts, one group per
+// node (DeepEP's tests), from which the top-k are drawn.
 struct CollectiveSetup {
     std::string system;
-    std::string kind;  // dispatch | combine
-    int64_t tokens = 0, hidden = 0, topk = 0, participants = 0;
+    std::string kind;    // dispatch | combine
+    std::string kernel;  // normal | low_latency
+    int64_t tokens = 0, hidden = 0, topk = 0, participants = 0, experts = 0, kept_groups = 1;
+};
+// A measured table of DeepEP calls (aiconfigurator's CSV): every row predicted with its own
+// tokens, hidden size, top-k, experts and SMs on `system`; rows are one node of 8 ranks.
+struct DeepepTableSetup {
+    std::string system;
+    std::string kind;         // dispatch | combine
+    std::string kernel;       // normal | low_latency
+    int64_t min_experts = 1;  // rows of smaller MoEs are left out (and counted)
 };
 // Serving and training cases name a deployment.
 struct DeploymentSetup {
     std::string deployment;
 };
-using Setup = std::
-    variant<GemmSetup, GroupedGemmSetup, AttentionDecodeSetup, CollectiveSetup, DeploymentSetup>;
+using Setup = std::variant<GemmSetup,
+                           GroupedGemmSetup,
+                           AttentionDecodeSetup,
+                           CollectiveSetup,
+                           DeploymentSetup,
+                           DeepepTableSetup>;
 
 struct Case {
     std::string name;
     std::string file;
     CaseKind kind = CaseKind::Kernel;
-    std::string source;  // exact citation of the published value
-    double published = 0;
+    std::string source;    // exact citation of the published value
+    double published = 0;  // 0 for table cases (the table holds the measurements)
+    // Table cases: the measured table (a CSV; path resolved against the case file's directory).
+    std::string table;
     std::string unit;
     double tolerance = 0;  // relative, e.g. 0.15
     bool calibrated = false;

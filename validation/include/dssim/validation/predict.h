@@ -9,9 +9,17 @@
 
 namespace dssim::validation {
 
+// One row of a measured table case.
+struct TableRow {
+    std::string label;  // the row's parameters ("tokens 128, hidden 7168, top-8 of 256, 24 SMs")
+    double measured = 0;
+    double predicted = 0;
+};
+
 struct Prediction {
     double value = 0;
     std::vector<std::string> notes;  // bound, breakdown, assumptions (deterministic order)
+    std::vector<TableRow> rows;      // table cases: every row (value unused)
 };
 
 struct PredictOptions {

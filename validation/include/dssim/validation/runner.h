@@ -17,10 +17,22 @@ namespace dssim::validation {
 enum class Status { Pass, Fail, KnownGap, Pending };
 std::string_view status_name(Status s);
 
+// A table case's rows judged together: the median of |predicted / measured - 1| decides.
+struct TableSummary {
+    size_t rows = 0;
+    double measured_median = 0;   // of the measured times
+    double predicted_median = 0;  // of the predicted times
+    double median_abs_error = 0;
+    double signed_median_error = 0;  // bias: > 0 the model is slow
+    double max_abs_error = 0;
+    std::string worst_row;  // label of the row with the largest |error|
+};
+
 struct Outcome {
     const Case* c = nullptr;
     std::optional<double> predicted;
-    double error = 0;  // (predicted - published) / published
+    double error = 0;  // (predicted - published) / published; tables: median |error|
+    std::optional<TableSummary> table;
     Status status = Status::Pending;
     bool gap_now_passes = false;  // marked known_gap but within tolerance: update the data
     std::vector<std::string> notes;

@@ -46,6 +46,8 @@ struct SimulateOptions {
     std::string kv_cache = "bf16";
     std::string expert_loads;
     bool json = false;
+    bool sensitivity = false;
+    std::string tornado;
     std::string trace;
     std::string trace_devices;  // "" all; "0,3,8-15"
 };
@@ -171,6 +173,27 @@ void print_text(const sim::SimResult& r) {
     }
 }
 
+void print_sensitivity(const sim::Sensitivity& s) {
+    std::printf("\nsensitivity to estimated figures (step %.4f ms as simulated)\n", s.step_ms);
+    if (s.rows.empty()) {
+        std::printf("  none: the step used no estimated stand-in for an unknown figure\n");
+        return;
+    }
+    std::printf("  %-36s %12s %14s %14s %10s\n", "figure", "estimate", "step at x0.5", "step at x2",
+                "swing");
+    for (const auto& r : s.rows) {
+        char value[48];
+        std::snprintf(value, sizeof value, "%g %s", r.value, r.unit.c_str());
+        std::printf(
+            "  %-36s %12s %11.4f ms %11.4f ms %7.2f %%%s%s\n", r.figure.c_str(), value,
+            r.step_ms_half, r.step_ms_double, s.step_ms > 0 ? r.swing_ms() / s.step_ms * 100 : 0.0,
+            r.fits_half == s.fits ? ""
+                                  : (r.fits_half ? " (fits at x0.5)" : " (does not fit at x0.5)"),
+            r.fits_double == s.fits ? ""
+                                    : (r.fits_double ? " (fits at x2)" : " (does not fit at x2)"));
+    }
+}
+
 // The value a two-way option names: `a` or `b`, else an InputError listing both.
 template <class T>
 T either(const char* option,
@@ -238,10 +261,26 @@ void run_simulate(const SimulateOptions& o) {
             write_trace_file(keep_devices(r, parse_device_list(o.trace_devices, dep.devices)),
                              o.trace);
     }
+    std::optional<sim::Sensitivity> sens;
+    if (o.sensitivity) {
+        std::optional<Activity> busy;
+        busy.emplace("simulate: sensitivity (each estimate halved and doubled)");
+        sens = sim::sensitivity(model, hw, dep, wl, opt, r);
+        busy->finish();
+        if (!o.tornado.empty()) {
+            write_file_atomic(
+                o.tornado,
+                sim::sensitivity_svg(*sens, r.model + " on " + r.device + ", " +
+                                                std::string(models::phase_name(r.workload.phase))));
+        }
+    }
     if (o.json) {
-        std::printf("%s\n", sim::result_to_json(r).dump(2).c_str());
+        OrderedJson j = sim::result_to_json(r);
+        if (sens) j["sensitivity"] = sim::sensitivity_to_json(*sens);
+        std::printf("%s\n", j.dump(2).c_str());
     } else {
         print_text(r);
+        if (sens) print_sensitivity(*sens);
     }
     if (!r.fits) std::fprintf(stderr, "dssim simulate: %s\n", r.fit_message.c_str());
 }
@@ -304,6 +343,14 @@ void add_simulate_command(CLI::App& app) {
                     "Routed-expert loads of chosen MoE layers from a JSON file (token-expert "
                     "pairs per expert for the whole step; docs/cli.md); needs --mode full");
     cmd->add_flag("--json", opt->json, "Print the report as JSON on stdout");
+    CLI::Option* sensitivity = cmd->add_flag(
+        "--sensitivity", opt->sensitivity,
+        "Also simulate the step with each estimated stand-in for an unknown figure (link "
+        "latencies, NIC bandwidth, on-chip buffer, runtime memory reserve) halved and doubled, "
+        "and report how the step time moves");
+    cmd->add_option("--tornado", opt->tornado,
+                    "With --sensitivity: write the result as a tornado chart to FILE.svg")
+        ->needs(sensitivity);
     CLI::Option* trace = cmd->add_option(
         "--trace", opt->trace,
         "Write a Chrome trace-event JSON timeline to FILE (Perfetto, chrome://tracing); "

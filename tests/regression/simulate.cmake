@@ -88,3 +88,15 @@ dssim_add_cli_test(simulate_expert_loads_short EXIT 2
        --mode full --expert-loads ${_el}/expert_loads_short.json
   MATCH "^dssim: error: [^ ]*expert_loads_short\\.json: layers\\.2: expected 16 counts"
   NO_MATCH "\n.")
+# --sensitivity: the estimates the step used, halved and doubled (JSON and a tornado SVG).
+dssim_add_cli_test(simulate_sensitivity_json
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --micro-batches 1 --sensitivity --json
+  MATCH "\"sensitivity\": {[ \n]*\"step_time_ms\": [0-9.e+-]+,[ \n]*\"fits\": true,[ \n]*\"figures\": \\[[ \n]*{[ \n]*\"figure\": \"assumptions\\.")
+dssim_add_cli_test(simulate_sensitivity_text
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --micro-batches 1 --sensitivity --tornado ${CMAKE_CURRENT_BINARY_DIR}/tornado.svg
+  MATCH "sensitivity to estimated figures .*assumptions\\.scale_out_latency +2 us")
+dssim_add_cli_test(simulate_tornado_needs_sensitivity
+  ARGS simulate --model deepseek-tiny --tornado x.svg
+  EXIT 2 MATCH "--tornado requires --sensitivity")

@@ -431,3 +431,34 @@ TEST_CASE("an EP all-to-all takes the cost model's DeepEP time in the simulator"
         }
     }
 }
+
+TEST_CASE("sensitivity: each estimate the step used, halved and doubled") {
+    const Hardware hw = load_hardware("h800", "h800-cluster-2048");
+    const models::ModelConfig cfg = models::resolve_model_config("deepseek-tiny");
+    const Deployment dep = ep_deployment(16, 16, 1, 1);
+    const Workload wl = decode(8, 256);
+    const SimResult base = simulate(cfg, hw, dep, wl, {});
+    const Sensitivity s = sensitivity(cfg, hw, dep, wl, {}, base);
+    CHECK(s.step_ms == base.step_time_ms);
+    std::set<std::string> figures;
+    for (const auto& r : s.rows) {
+        INFO(r.figure);
+        figures.insert(r.figure);
+        // More latency or less memory reserve never makes the step shorter.
+        CHECK(r.step_ms_double >= r.step_ms_half);
+        CHECK(r.calibration == hw.calibration.name);
+    }
+    // The H800 configs quote no link latencies and no runtime reserve; they do quote the NIC
+    // and the L2, so those estimates are not used and not varied.
+    CHECK(figures.count("assumptions.scale_up_latency") == 1);
+    CHECK(figures.count("assumptions.scale_out_latency") == 1);
+    CHECK(figures.count("assumptions.runtime_memory_reserve") == 1);
+    CHECK(figures.count("assumptions.nic_bandwidth") == 0);
+    CHECK(figures.count("assumptions.onchip_buffer") == 0);
+    for (size_t i = 1; i < s.rows.size(); ++i)
+        CHECK(s.rows[i - 1].swing_ms() >= s.rows[i].swing_ms());
+    // Deterministic bytes.
+    CHECK(sensitivity_svg(s, "t") == sensitivity_svg(sensitivity(cfg, hw, dep, wl, {}, base), "t"));
+    CHECK(sensitivity_to_json(s).dump() ==
+          sensitivity_to_json(sensitivity(cfg, hw, dep, wl, {}, base)).dump());
+}

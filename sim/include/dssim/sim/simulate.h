@@ -208,6 +208,38 @@ SimResult simulate(const models::ModelConfig& model,
 // The report `dssim simulate --json` prints (deterministic: same inputs, same bytes).
 OrderedJson result_to_json(const SimResult& r);
 
+// How the step moves when each estimated stand-in for an unknown figure the step used (the
+// calibration's `assumptions`: latencies, NIC bandwidth, on-chip buffer, runtime memory
+// reserve) is halved and doubled, so a reader sees which unknowns a conclusion depends on
+// (`dssim simulate --sensitivity`, docs/simulator.md "Sensitivity").
+struct SensitivityRow {
+    std::string figure;  // "assumptions.scale_out_latency"
+    std::string unit;
+    double value = 0;         // the estimate the step used
+    std::string calibration;  // the calibration file it comes from
+    double step_ms_half = 0;
+    double step_ms_double = 0;
+    bool fits_half = true;
+    bool fits_double = true;
+    [[nodiscard]] double swing_ms() const;  // |double - half|
+};
+struct Sensitivity {
+    double step_ms = 0;  // the unchanged step
+    bool fits = true;
+    std::vector<SensitivityRow> rows;  // largest swing first (ties: figure name)
+};
+// `base` is simulate()'s result for the same inputs (its assumptions say which stand-ins the
+// step used). Each variant is a full simulate() run.
+Sensitivity sensitivity(const models::ModelConfig& model,
+                        const Hardware& hardware,
+                        const Deployment& deployment,
+                        const Workload& workload,
+                        const SimOptions& options,
+                        const SimResult& base);
+OrderedJson sensitivity_to_json(const Sensitivity& s);
+// A tornado chart of `s` as a standalone SVG document (deterministic bytes).
+std::string sensitivity_svg(const Sensitivity& s, const std::string& title);
+
 // Chrome trace-event JSON of a run made with SimOptions::trace (Perfetto, chrome://tracing):
 // one process per device, one thread per stream, ops named by their graph names,
 // communication as flow events. write_trace() writes it atomically.

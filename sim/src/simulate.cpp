@@ -228,9 +228,24 @@ SimResult report(const models::ModelConfig& model,
                 for (const auto& sl : out.stats[i].slices[s]) {
                     const detail::PlanOp& po = plan.ops()[static_cast<size_t>(sl.op)];
                     op_index[{out.simulated[i], sl.op}] = r.timeline.size();
-                    r.timeline.push_back(TimelineEntry{out.simulated[i], s, po.micro_batch,
-                                                       po.op->name, po.op->kind, sl.start_ps,
-                                                       sl.end_ps});
+                    TimelineEntry e{out.simulated[i], s, po.micro_batch, po.op->name,
+                                    po.op->kind,      sl.start_ps, sl.end_ps};
+                    if (s == 0) {
+                        const detail::OpTiming& t = plan.timing(po, out.simulated[i]);
+                        e.flops = po.op->per_device.flops;
+                        e.bytes = t.hbm_bytes;
+                        e.compute_us = t.compute_s * 1e6;
+                        e.memory_us = t.memory_s * 1e6;
+                        e.bound = t.compute_s >= t.memory_s ? "compute" : "memory";
+                    } else {
+                        std::vector<detail::Transfer> sent;
+                        plan.sends(out.simulated[i], plan.comm()[static_cast<size_t>(po.comm)],
+                                   sent);
+                        for (const auto& x : sent)
+                            e.bytes += x.bytes;
+                        e.bound = "communication";
+                    }
+                    r.timeline.push_back(std::move(e));
                 }
             }
         }

@@ -78,7 +78,20 @@ std::string trace_json(const SimResult& r) {
         put_us(out, e.start_ps);
         out += ",\"dur\":";
         put_us(out, e.end_ps - e.start_ps);
-        out += ",\"args\":{\"micro_batch\":" + std::to_string(e.micro_batch) + "}}";
+        out += ",\"args\":{\"micro_batch\":" + std::to_string(e.micro_batch);
+        char buf[160];
+        if (e.stream == 0) {
+            std::snprintf(buf, sizeof buf,
+                          ",\"flops\":%.0f,\"hbm_bytes\":%.0f,\"compute_us\":%.3f,"
+                          "\"memory_us\":%.3f",
+                          e.flops, e.bytes, e.compute_us, e.memory_us);
+        } else {
+            std::snprintf(buf, sizeof buf, ",\"bytes_sent\":%.0f", e.bytes);
+        }
+        out += buf;
+        out += ",\"bound\":";
+        put_str(out, e.bound);
+        out += "}}";
     }
     int64_t id = 0;
     for (const auto& f : r.flows) {

@@ -216,7 +216,20 @@ TEST_CASE("the trace is Chrome trace-event JSON with one process per device") {
             ++slices;
             pids.insert(e.at("pid").get<int64_t>());
             CHECK(e.at("dur").get<double>() >= 0);
-            if (e.at("name") == "layers.1.moe.dispatch") saw_dispatch = true;
+            if (e.at("name") == "layers.1.moe.dispatch") {
+                saw_dispatch = true;
+                CHECK(e.at("args").at("bound") == "communication");
+                CHECK(e.at("args").at("bytes_sent").get<double>() > 0);
+            }
+            // Every op says why it took its time.
+            const Json& a = e.at("args");
+            CHECK(a.contains("bound"));
+            if (e.at("tid") == 0) {
+                CHECK(a.at("hbm_bytes").get<double>() >= 0);
+                CHECK(a.at("compute_us").get<double>() >= 0);
+                CHECK(a.at("memory_us").get<double>() >= 0);
+                if (e.at("cat") == "Gemm") CHECK(a.at("flops").get<double>() > 0);
+            }
         }
         starts += ph == "s";
         finishes += ph == "f";

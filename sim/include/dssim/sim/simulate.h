@@ -145,6 +145,13 @@ struct TimelineEntry {
     models::OpKind kind = models::OpKind::Elementwise;
     int64_t start_ps = 0;
     int64_t end_ps = 0;
+    // Why it took its time (trace args): compute ops: the device's FLOPs and HBM bytes and the
+    // cost model's compute and memory times; communication ops: the bytes the device sent.
+    double flops = 0;
+    double bytes = 0;
+    double compute_us = 0;
+    double memory_us = 0;
+    std::string bound;  // compute | memory | communication
 };
 // A flow arrow of the trace: a transfer from a sending comm op to the receiving device's comm
 // op (full mode), or a comm op to the compute op that consumes its data.

@@ -228,7 +228,7 @@ SimResult report(const models::ModelConfig& model,
                 for (const auto& sl : out.stats[i].slices[s]) {
                     const detail::PlanOp& po = plan.ops()[static_cast<size_t>(sl.op)];
                     op_index[{out.simulated[i], sl.op}] = r.timeline.size();
-                    TimelineEntry e{out.simulated[i], s, po.micro_batch, po.op->name,
+                    TimelineEntry e{out.simulated[i], s,           po.micro_batch, po.op->name,
                                     po.op->kind,      sl.start_ps, sl.end_ps};
                     if (s == 0) {
                         const detail::OpTiming& t = plan.timing(po, out.simulated[i]);

@@ -132,6 +132,19 @@ Setup parse_setup(JsonFields& s, Case& c) {
         if (c.table.empty()) s.fail("op", "a deepep_table case needs published.table");
         return t;
     }
+    if (c.op == "gemm_table") {
+        GemmTableSetup t;
+        t.device = s.string("device");
+        t.dtype = s.string("dtype");
+        if (t.dtype != "fp8_block" && t.dtype != "bfloat16") {
+            s.fail("dtype", "'" + t.dtype + "' is not one of: fp8_block, bfloat16");
+        }
+        t.min_flops = s.number("min_flops");
+        if (!(t.min_flops >= 0)) s.fail("min_flops", "must be >= 0");
+        c.metric = parse_metric(s, "metric", {Metric::TableLatencyUs});
+        if (c.table.empty()) s.fail("op", "a gemm_table case needs published.table");
+        return t;
+    }
     if (c.op == "serving") {
         DeploymentSetup d{s.string("deployment")};
         c.metric = parse_metric(s, "metric", {Metric::TokensPerSecPerNode});
@@ -144,7 +157,7 @@ Setup parse_setup(JsonFields& s, Case& c) {
     }
     s.fail("op", "'" + c.op +
                      "' is not one of: gemm, grouped_gemm, attention_decode, collective, "
-                     "deepep_table, serving, training");
+                     "deepep_table, gemm_table, serving, training");
 }
 
 Case parse_case(JsonFields& f, const std::string& file) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "dssim/base/error.h"
+#include "dssim/base/gzip.h"
 #include "dssim/devices.h"
 #include "dssim/models/model_config.h"
 #include "dssim/models/parallel.h"
@@ -166,8 +167,8 @@ struct Csv {
 };
 
 Csv read_csv(const std::string& file) {
-    std::ifstream in(file);
-    if (!in) throw_input_error(file, "", "cannot open the table");
+    FileReader reader(file);  // plain or gzip
+    std::istream& in = reader.stream();
     Csv csv;
     std::string line;
     size_t n = 0;
@@ -294,6 +295,56 @@ Prediction predict_deepep_table(const Case& c, const DeepepTableSetup& s) {
     return p;
 }
 
+// Every row of a measured GEMM table (aiconfigurator: m, n, k, latency in ms) of one dtype
+// through the cost model's gemm_time on the device.
+Prediction predict_gemm_table(const Case& c, const GemmTableSetup& s) {
+    const CostModel cm = CostModel::for_device(s.device);
+    const Csv csv = read_csv(c.table);
+    const size_t c_dtype = csv.column(c.table, "gemm_dtype"), c_m = csv.column(c.table, "m"),
+                 c_n = csv.column(c.table, "n"), c_k = csv.column(c.table, "k"),
+                 c_lat = csv.column(c.table, "latency");
+    const Precision prec = precision(s.dtype == "fp8_block" ? "fp8" : "bf16", c);
+    Prediction p;
+    size_t skipped = 0;
+    for (size_t r = 0; r < csv.rows.size(); ++r) {
+        if (csv.rows[r][c_dtype] != s.dtype) continue;
+        auto dim = [&](size_t col) {
+            const double v = cell_number(csv, r, col, c.table);
+            if (!(v >= 1) || v != std::floor(v)) {
+                throw_input_error(c.table,
+                                  "line " + std::to_string(r + 2) + " column " + csv.header[col],
+                                  "must be a whole number >= 1");
+            }
+            return static_cast<int64_t>(v);
+        };
+        const int64_t m = dim(c_m), n = dim(c_n), k = dim(c_k);
+        if (2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) <
+            s.min_flops) {
+            ++skipped;
+            continue;
+        }
+        const auto o = cm.gemm_time({m, n, k, prec, Precision::BF16});
+        TableRow row;
+        row.measured = cell_number(csv, r, c_lat, c.table) * 1e3;  // ms -> us
+        row.predicted = o.seconds * 1e6;
+        row.label =
+            "m " + std::to_string(m) + ", n " + std::to_string(n) + ", k " + std::to_string(k);
+        p.rows.push_back(std::move(row));
+        if (p.rows.size() == 1) {
+            for (const auto& a : o.assumptions)
+                p.notes.push_back("assumption: " + a);
+        }
+    }
+    if (p.rows.empty())
+        throw_input_error(c.file, c.name + ".setup.dtype", "selects no row of the table");
+    if (skipped > 0) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%zu rows under %g FLOPs left out", skipped, s.min_flops);
+        p.notes.push_back(buf);
+    }
+    return p;
+}
+
 }  // namespace
 
 // The machine a deployment runs on, with the compute units its communication kernels hold
@@ -382,6 +433,7 @@ Prediction predict(const Case& c, const PredictOptions& opt) {
         return predict_attention(c, *a);
     if (const auto* k = std::get_if<CollectiveSetup>(&c.setup)) return predict_collective(c, *k);
     if (const auto* t = std::get_if<DeepepTableSetup>(&c.setup)) return predict_deepep_table(c, *t);
+    if (const auto* t = std::get_if<GemmTableSetup>(&c.setup)) return predict_gemm_table(c, *t);
     const auto& d = std::get<DeploymentSetup>(c.setup);
     return c.op == "serving" ? predict_serving(c, d, opt) : predict_training(c, d, opt);
 }

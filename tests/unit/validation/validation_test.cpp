@@ -176,9 +176,9 @@ TEST_CASE("shipped case and deployment files load") {
             CHECK_NOTHROW(load_deployment(d->deployment));
         }
     }
-    CHECK(kernel == 62);
+    CHECK(kernel == 69);
     CHECK(system == 6);
-    CHECK(tables == 12);
+    CHECK(tables == 19);
     for (const auto& name : list_deployments()) {
         INFO(name);
         CHECK_NOTHROW(load_deployment(name));

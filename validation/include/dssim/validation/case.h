@@ -71,6 +71,13 @@ struct DeepepTableSetup {
     std::string kernel;       // normal | low_latency
     int64_t min_experts = 1;  // rows of smaller MoEs are left out (and counted)
 };
+// A measured GEMM table (aiconfigurator's CSV: gemm_dtype, m, n, k, latency in ms): the rows of
+// one dtype, each predicted with gemm_time on `device`; rows under `min_flops` are left out.
+struct GemmTableSetup {
+    std::string device;
+    std::string dtype;  // the table's gemm_dtype: fp8_block | bfloat16
+    double min_flops = 0;
+};
 // Serving and training cases name a deployment.
 struct DeploymentSetup {
     std::string deployment;
@@ -80,7 +87,8 @@ using Setup = std::variant<GemmSetup,
                            AttentionDecodeSetup,
                            CollectiveSetup,
                            DeploymentSetup,
-                           DeepepTableSetup>;
+                           DeepepTableSetup,
+                           GemmTableSetup>;
 
 struct Case {
     std::string name;

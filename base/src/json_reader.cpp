@@ -2,6 +2,9 @@
 #include "dssim/base/json_reader.h"
 
 #include <cmath>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "dssim/base/atomic_file.h"
 #include "dssim/base/error.h"
@@ -18,8 +21,52 @@ std::string type_name(const Json& v) {
 }  // namespace
 
 Json parse_json_text(std::string_view text, std::string_view origin) {
+    // nlohmann keeps the last of duplicate keys silently ("hidden_size" twice, expert-load
+    // layers "2" and "2"): refuse them, naming the key and the object it repeats in.
+    struct Level {
+        bool object = true;
+        std::set<std::string> keys;
+        std::string path;  // "layers.2", "a[]" for the members of array a
+    };
+    std::vector<Level> open;
+    std::string last_key;
+    std::string duplicate;
+    auto join = [](const std::string& a, const std::string& b) {
+        return a.empty() ? b : a + "." + b;
+    };
+    auto callback = [&](int, Json::parse_event_t event, Json& parsed) {
+        switch (event) {
+            case Json::parse_event_t::object_start:
+            case Json::parse_event_t::array_start: {
+                std::string path;
+                if (!open.empty()) {
+                    path = open.back().object ? join(open.back().path, last_key)
+                                              : open.back().path + "[]";
+                }
+                open.push_back(
+                    Level{event == Json::parse_event_t::object_start, {}, std::move(path)});
+                break;
+            }
+            case Json::parse_event_t::object_end:
+            case Json::parse_event_t::array_end:
+                if (!open.empty()) open.pop_back();
+                break;
+            case Json::parse_event_t::key:
+                last_key = parsed.get<std::string>();
+                if (!open.empty() && !open.back().keys.insert(last_key).second &&
+                    duplicate.empty()) {
+                    duplicate = join(open.back().path, last_key);
+                }
+                break;
+            default:
+                break;
+        }
+        return true;
+    };
     try {
-        return Json::parse(text.begin(), text.end());
+        Json j = Json::parse(text.begin(), text.end(), callback);
+        if (!duplicate.empty()) throw_input_error(origin, duplicate, "duplicate key");
+        return j;
     } catch (const Json::exception& e) {
         // parse_error (its message names line/column) and out_of_range 406 (a number such as
         // 1e999 that overflows a double) alike: bad input, one line.

@@ -72,6 +72,10 @@ std::map<int64_t, std::vector<double>> load_expert_loads(const std::string& path
             layers.fail(key, "layer " + key + " of " + std::string(model.short_name()) +
                                  " has no routed experts");
         }
+        if (out.count(layer) > 0) {
+            layers.fail(key, "names layer " + std::to_string(layer) +
+                                 " again (as another spelling of the same index)");
+        }
         std::vector<double> loads = layers.numbers(key);
         const int64_t experts = models::routing_of(model).experts;
         if (static_cast<int64_t>(loads.size()) != experts) {

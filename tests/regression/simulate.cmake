@@ -88,6 +88,17 @@ dssim_add_cli_test(simulate_expert_loads_short EXIT 2
        --mode full --expert-loads ${_el}/expert_loads_short.json
   MATCH "^dssim: error: [^ ]*expert_loads_short\\.json: layers\\.2: expected 16 counts"
   NO_MATCH "\n.")
+# One layer twice (the same key, or two spellings of one index): refused, never merged.
+dssim_add_cli_test(simulate_expert_loads_duplicate_key EXIT 2
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --mode full --expert-loads ${_el}/expert_loads_duplicate_key.json
+  MATCH "^dssim: error: [^ ]*expert_loads_duplicate_key\\.json: layers\\.2: duplicate key"
+  NO_MATCH "\n.")
+dssim_add_cli_test(simulate_expert_loads_same_layer EXIT 2
+  ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4
+       --mode full --expert-loads ${_el}/expert_loads_same_layer.json
+  MATCH "^dssim: error: [^ ]*expert_loads_same_layer\\.json: layers\\.0?2: names layer 2 again"
+  NO_MATCH "\n.")
 # --sensitivity: the estimates the step used, halved and doubled (JSON and a tornado SVG).
 dssim_add_cli_test(simulate_sensitivity_json
   ARGS simulate --model deepseek-tiny --system h800-cluster-2048 --devices 16 --ep 16 --batch 4

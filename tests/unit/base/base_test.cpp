@@ -69,6 +69,22 @@ TEST_CASE("json fields name file and path in every error") {
           }).rfind("big.json: malformed JSON", 0) == 0);
 }
 
+TEST_CASE("duplicate JSON keys are refused, naming the key and its object") {
+    // nlohmann would keep the last value silently.
+    CHECK(error_of([] {
+              (void)parse_json_text(R"({"hidden_size": 1, "hidden_size": 2})", "config.json");
+          }) == "config.json: hidden_size: duplicate key");
+    CHECK(error_of([] {
+              (void)parse_json_text(R"({"layers": {"2": [1], "3": [2], "2": [3]}})", "loads.json");
+          }) == "loads.json: layers.2: duplicate key");
+    CHECK(error_of([] {
+              (void)parse_json_text(R"({"a": [{"x": 1}, {"x": 2, "x": 3}]})", "arr.json");
+          }) == "arr.json: a[].x: duplicate key");
+    // The same key in sibling objects, or in an object and its parent, is fine.
+    CHECK_NOTHROW(parse_json_text(R"({"a": {"x": 1}, "b": {"x": 2}, "x": {"x": 3}})", "ok.json"));
+    CHECK_NOTHROW(parse_json_text(R"([{"x": 1}, {"x": 2}])", "ok.json"));
+}
+
 TEST_CASE("parallel_for covers every index once with thread-independent chunks") {
     for (int threads : {1, 2, 3, 8}) {
         for (size_t n : {0u, 1u, 7u, 64u, 1000u}) {

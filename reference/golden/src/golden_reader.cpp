@@ -259,7 +259,10 @@ HostTensor parse_npy(std::string_view bytes, std::string_view origin, std::strin
         shape_text = shape_text.substr(comma + 1);
     }
     const size_t data_offset = offset + header_len;
-    const auto expected = static_cast<size_t>(t.elements()) * elem_size(t.type);
+    size_t expected = 0;
+    if (__builtin_mul_overflow(static_cast<size_t>(t.elements()), elem_size(t.type), &expected)) {
+        throw_input_error(origin, t.name, "npy shape " + shape_string(t.shape) + " is too large");
+    }
     if (bytes.size() - data_offset != expected) {
         throw_input_error(origin, t.name,
                           "npy data is " + std::to_string(bytes.size() - data_offset) +
@@ -267,7 +270,8 @@ HostTensor parse_npy(std::string_view bytes, std::string_view origin, std::strin
                               std::to_string(expected));
     }
     t.bytes.resize(expected);
-    std::memcpy(t.bytes.data(), bytes.data() + data_offset, expected);
+    // memcpy's pointers must be valid even for 0 bytes: a zero-element array copies nothing.
+    if (expected > 0) std::memcpy(t.bytes.data(), bytes.data() + data_offset, expected);
     return t;
 }
 

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstring>
 
+#include "dssim/base/error.h"
+
 namespace dssim::golden {
 
 namespace {
@@ -77,9 +79,15 @@ ElemType elem_type_of(numerics::DType type) {
 }
 
 int64_t HostTensor::elements() const {
+    // A shape read from a file may claim more elements than any file holds: refuse it rather
+    // than overflow (signed overflow is undefined behaviour).
     int64_t n = 1;
-    for (int64_t d : shape)
-        n *= d;
+    for (int64_t d : shape) {
+        if (d < 0 || __builtin_mul_overflow(n, d, &n)) {
+            throw InputError(name + ": shape " + shape_string(shape) +
+                             " has a negative dimension or more than 2^63 elements");
+        }
+    }
     return n;
 }
 

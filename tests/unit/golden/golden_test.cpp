@@ -467,6 +467,25 @@ TEST_CASE("candidate readers: safetensors and npy give the same tensors as the g
     // Truncated npy data.
     write_file_atomic(dir / "short.npy", npy.substr(0, npy.size() - 4));
     CHECK_THROWS_WITH_AS(read_candidate(dir / "short.npy"), doctest::Contains("needs"), InputError);
+    // Shapes read from files are checked, not multiplied blindly (UBSan found the overflow):
+    // 2^32 x 2^32 elements, and a zero-element array (no memcpy from a null pointer).
+    auto npy_with = [](const std::string& shape, size_t data_bytes) {
+        std::string out = std::string("\x93NUMPY\x01\x00", 8);
+        std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+        h.append(128 - 10 - h.size() - 1, ' ');
+        h.push_back('\n');
+        out.push_back(static_cast<char>(h.size()));
+        out.push_back('\0');
+        return out + h + std::string(data_bytes, '\0');
+    };
+    write_file_atomic(dir / "huge.npy", npy_with("(4294967296, 4294967296)", 16));
+    CHECK_THROWS_WITH_AS(read_candidate(dir / "huge.npy"),
+                         doctest::Contains("more than 2^63 elements"), InputError);
+    write_file_atomic(dir / "empty.npy", npy_with("(0, 8)", 0));
+    const auto empty = read_candidate(dir / "empty.npy");
+    REQUIRE(empty.size() == 1);
+    CHECK(empty[0].elements() == 0);
+    CHECK(empty[0].bytes.empty());
     fs::remove_all(dir);
 }
 
